@@ -1,0 +1,107 @@
+/// <reference types="node" />
+
+/** A Yandex Cloud IAM token. */
+export interface IamToken {
+  /** The token: send it as `Authorization: Bearer <accessToken>`. */
+  accessToken: string
+  /** When the token stops working. */
+  expiresAt: Date
+  tokenType: 'Bearer'
+}
+
+/** The authorized key JSON, as `yc iam key create` writes it (`public_key` and other fields
+ *  are not required). */
+export interface AuthorizedKeyFile {
+  id: string
+  service_account_id: string
+  private_key: string
+  [other: string]: unknown
+}
+
+/** camelCase, as the Yandex Node.js SDK names the fields (`id`, `keyId` or `accessKeyId`). */
+export interface AuthorizedKeyCamel {
+  id?: string
+  keyId?: string
+  accessKeyId?: string
+  serviceAccountId: string
+  privateKey: string
+}
+
+/** The REST `KeyService.Create` answer. */
+export interface CreateKeyResponse {
+  key: { id: string; serviceAccountId: string; [other: string]: unknown }
+  privateKey: string
+}
+
+export type AuthorizedKey = AuthorizedKeyFile | AuthorizedKeyCamel | CreateKeyResponse
+
+/** An object; a string whose first non-blank character is `{` is the JSON text;
+ *  any other string is a path to the key file; a Buffer is the file's bytes. */
+export type KeyInput = AuthorizedKey | string | Buffer
+
+export interface CallOptions {
+  /** Deadline for the whole call, retries included: a positive finite number of milliseconds.
+   *  Default 10 000 for tokenFromKey, 3 000 for tokenFromMetadata. */
+  timeoutMs?: number
+  /** Retries after the first attempt, for retryable failures only: an integer 0..10.
+   *  Default 3 for tokenFromKey, 2 for tokenFromMetadata. */
+  retries?: number
+  /** Use and fill the per-process token cache (default true). */
+  cache?: boolean
+  /** Abort the call: it rejects at once with an `AbortError` (`code` `ABORT_ERR`), as `fetch` does. */
+  signal?: AbortSignal
+}
+
+export interface KeyOptions extends CallOptions {
+  /** IAM token endpoint; default https://iam.api.cloud.yandex.net/iam/v1/tokens */
+  endpoint?: string
+  /** JWT `aud`; default: the endpoint URL. */
+  audience?: string
+}
+
+export interface MetadataOptions extends CallOptions {
+  /** default http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token;
+   *  where the env var YC_METADATA_ADDR (host[:port], as the Go and Python SDKs read it) is set,
+   *  that host is used instead. */
+  endpoint?: string
+}
+
+/** Any object with the Cloud Functions context's `token` field. */
+export interface FunctionContext {
+  token?: { access_token: string; expires_in: number; token_type?: string }
+}
+
+export interface JwtOptions {
+  /** JWT `aud`; default https://iam.api.cloud.yandex.net/iam/v1/tokens */
+  audience?: string
+  /** An integer 1..3600, default 3600. */
+  lifetimeSec?: number
+}
+
+/** The `code` of every error this package rejects or throws with. */
+export type ErrorCode =
+  | 'ERR_INVALID_ARG'
+  | 'ERR_INVALID_KEY'
+  | 'ERR_NO_SERVICE_ACCOUNT'
+  | 'ERR_IAM_REJECTED'
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_TIMEOUT'
+  | 'ABORT_ERR'
+  | 'ERR_INVALID_RESPONSE'
+
+/** What every failure is: an `Error` with a stable `code`, and the HTTP `status` where an
+ *  answer caused it. */
+export interface IamTokenError extends Error {
+  code: ErrorCode
+  status?: number
+}
+
+/** Exchanges a service account's authorized key for an IAM token (cached per process). */
+export function tokenFromKey(key: KeyInput, options?: KeyOptions): Promise<IamToken>
+/** Gets the token of the VM's or function's service account from the metadata service
+ *  (cached per process). */
+export function tokenFromMetadata(options?: MetadataOptions): Promise<IamToken>
+/** Reads the token Yandex Cloud Functions passes a handler in `context.token`. */
+export function tokenFromContext(context: FunctionContext): Promise<IamToken>
+/** The signed PS256 JWT alone, for callers who exchange it themselves (e.g. over gRPC). */
+export function createJwt(key: KeyInput, options?: JwtOptions): string

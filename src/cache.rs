@@ -1,0 +1,431 @@
+//! The per-process token cache: on-demand refresh, single flight, stale-while-refresh.
+//!
+//! Each entry holds at most one token and at most one refresh in flight. Refreshes run as
+//! their own tokio task, so a caller that stops waiting (its timeout or signal) never cancels
+//! a refresh other callers share, and a failed background refresh has no one to reject.
+//! Nothing runs on a timer: serverless runtimes freeze timers between invocations.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::error::{Error, ErrorCode, Result};
+use crate::key::Identity;
+use crate::token::Token;
+
+/// A token this old is refreshed in the background (Yandex's advice: about every hour).
+pub const STALE_AFTER: Duration = Duration::from_secs(3600);
+/// With this little left, callers wait for a refresh.
+pub const EXPIRING_WITHIN: Duration = Duration::from_secs(5 * 60);
+/// While a token is held, refresh attempts for one entry are at least this far apart.
+pub const MIN_ATTEMPT_GAP: Duration = Duration::from_secs(10);
+/// When a refresh fails for a passing reason, the old token is still handed out while it has
+/// more than this left.
+pub const FALLBACK_MIN_LEFT: Duration = Duration::from_secs(30);
+
+/// What a cache entry is for. The key identity is a hash: the private key is never a map key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CacheKey {
+    Key {
+        endpoint: String,
+        identity: Identity,
+    },
+    Metadata {
+        endpoint: String,
+    },
+}
+
+/// A token from the cache, and how long it may be handed out again without asking the cache
+/// (zero unless it is fresh): what the JS fast path goes by.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub token: Token,
+    pub fresh_for: Duration,
+}
+
+type Outcome = Option<Result<Token>>;
+
+#[derive(Default)]
+struct Entry {
+    held: Option<Token>,
+    refresh: Option<watch::Receiver<Outcome>>,
+    last_attempt: Option<Instant>,
+}
+
+#[derive(Default)]
+pub struct Cache {
+    entries: Mutex<HashMap<CacheKey, Arc<Mutex<Entry>>>>,
+    pub clock: Clock,
+}
+
+/// The process's cache.
+pub fn global() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(Cache::default)
+}
+
+enum Step {
+    Ready(Cached),
+    Wait {
+        refresh: watch::Receiver<Outcome>,
+        fallback: Option<Token>,
+    },
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep serving.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Cache {
+    /// The token for `key`, fetching it with `fetch` when the entry needs it.
+    pub async fn get<F, Fut>(&self, key: CacheKey, fetch: F) -> Result<Cached>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Token>> + Send + 'static,
+    {
+        let entry = lock(&self.entries).entry(key).or_default().clone();
+        let step = self.step(&entry, fetch);
+        match step {
+            Step::Ready(cached) => Ok(cached),
+            Step::Wait {
+                mut refresh,
+                fallback,
+            } => {
+                let outcome = refresh
+                    .wait_for(Option::is_some)
+                    .await
+                    .map(|o| o.clone())
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| {
+                        Err(Error::unavailable("the token refresh ended unexpectedly"))
+                    });
+                let now = self.clock.now();
+                match (outcome, fallback) {
+                    (Ok(token), _) => Ok(self.cached(token, now)),
+                    (Err(e), Some(old))
+                        if matches!(e.code, ErrorCode::Unavailable | ErrorCode::Timeout)
+                            && old.remaining(now) > FALLBACK_MIN_LEFT =>
+                    {
+                        Ok(Cached {
+                            token: old,
+                            fresh_for: Duration::ZERO,
+                        })
+                    }
+                    (Err(e), _) => Err(e),
+                }
+            }
+        }
+    }
+
+    fn step<F, Fut>(&self, entry: &Arc<Mutex<Entry>>, fetch: F) -> Step
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Token>> + Send + 'static,
+    {
+        let now = self.clock.now();
+        let mut state = lock(entry);
+        if state
+            .held
+            .as_ref()
+            .is_some_and(|t| t.remaining(now).is_zero())
+        {
+            state.held = None; // never hand out an expired token
+        }
+        let Some(held) = state.held.clone() else {
+            let refresh = match &state.refresh {
+                Some(refresh) => refresh.clone(),
+                None => self.start_refresh(entry, &mut state, now, fetch()),
+            };
+            return Step::Wait {
+                refresh,
+                fallback: None,
+            };
+        };
+        let recently_tried = state
+            .last_attempt
+            .is_some_and(|at| now.saturating_duration_since(at) < MIN_ATTEMPT_GAP);
+        if held.remaining(now) > EXPIRING_WITHIN {
+            if now.saturating_duration_since(held.obtained_at) >= STALE_AFTER
+                && state.refresh.is_none()
+                && !recently_tried
+            {
+                self.start_refresh(entry, &mut state, now, fetch());
+            }
+            return Step::Ready(self.cached(held, now));
+        }
+        // Expiring: wait for a refresh, unless one was just tried (no hot loop against a
+        // service that keeps answering with the same near-expiry token).
+        match &state.refresh {
+            Some(refresh) => Step::Wait {
+                refresh: refresh.clone(),
+                fallback: Some(held),
+            },
+            None if recently_tried => Step::Ready(Cached {
+                token: held,
+                fresh_for: Duration::ZERO,
+            }),
+            None => Step::Wait {
+                refresh: self.start_refresh(entry, &mut state, now, fetch()),
+                fallback: Some(held),
+            },
+        }
+    }
+
+    fn start_refresh<Fut>(
+        &self,
+        entry: &Arc<Mutex<Entry>>,
+        state: &mut Entry,
+        now: Instant,
+        fetch: Fut,
+    ) -> watch::Receiver<Outcome>
+    where
+        Fut: Future<Output = Result<Token>> + Send + 'static,
+    {
+        let (done, refresh) = watch::channel(None);
+        state.refresh = Some(refresh.clone());
+        state.last_attempt = Some(now);
+        let entry = entry.clone();
+        tokio::spawn(async move {
+            // A panic in the fetch becomes an error for the waiters, not a stuck entry.
+            let outcome = tokio::spawn(fetch).await.unwrap_or_else(|_| {
+                Err(Error::unavailable("the token refresh failed unexpectedly"))
+            });
+            {
+                let mut state = lock(&entry);
+                state.refresh = None;
+                match &outcome {
+                    Ok(token) => state.held = Some(token.clone()),
+                    Err(e) if e.code == ErrorCode::IamRejected => state.held = None,
+                    Err(_) => {}
+                }
+            }
+            let _ = done.send(Some(outcome));
+        });
+        refresh
+    }
+
+    fn cached(&self, token: Token, now: Instant) -> Cached {
+        let until_stale =
+            STALE_AFTER.saturating_sub(now.saturating_duration_since(token.obtained_at));
+        let until_expiring = token.remaining(now).saturating_sub(EXPIRING_WITHIN);
+        Cached {
+            fresh_for: until_stale.min(until_expiring),
+            token,
+        }
+    }
+
+    /// Forgets every entry (tests only).
+    pub fn clear(&self) {
+        lock(&self.entries).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Upstream {
+        calls: AtomicUsize,
+        lifetime: Mutex<Duration>,
+        fail_with: Mutex<Option<Error>>,
+        delay: Duration,
+    }
+
+    impl Upstream {
+        fn new(lifetime: Duration) -> Arc<Self> {
+            Arc::new(Upstream {
+                calls: AtomicUsize::new(0),
+                lifetime: Mutex::new(lifetime),
+                fail_with: Mutex::new(None),
+                delay: Duration::from_millis(20),
+            })
+        }
+
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+
+        fn fail(&self, e: Option<Error>) {
+            *self.fail_with.lock().unwrap() = e;
+        }
+
+        /// A fetch as the cache sees it: the token's clock is the cache's clock.
+        fn fetch(
+            self: &Arc<Self>,
+            cache: &Cache,
+        ) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<Token>> + Send>>
+        {
+            let up = self.clone();
+            let sent_at = cache.clock.now();
+            move || {
+                Box::pin(async move {
+                    let n = up.calls.fetch_add(1, Ordering::SeqCst) + 1;
+                    tokio::time::sleep(up.delay).await;
+                    if let Some(e) = up.fail_with.lock().unwrap().clone() {
+                        return Err(e);
+                    }
+                    let lifetime = *up.lifetime.lock().unwrap();
+                    Ok(Token::new(format!("t1.token{n}"), sent_at, 0.0, lifetime))
+                })
+            }
+        }
+    }
+
+    fn key() -> CacheKey {
+        CacheKey::Metadata {
+            endpoint: "http://md".into(),
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    async fn get(cache: &Cache, up: &Arc<Upstream>) -> Result<Cached> {
+        cache.get(key(), up.fetch(cache)).await
+    }
+
+    #[tokio::test]
+    async fn a_second_call_is_answered_from_memory() {
+        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let first = get(&cache, &up).await.unwrap();
+        let second = get(&cache, &up).await.unwrap();
+        assert_eq!(up.calls(), 1);
+        assert_eq!(first.token.access_token, second.token.access_token);
+        assert!(second.fresh_for > Duration::from_secs(3500));
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_calls_share_one_request_and_its_failure() {
+        let (cache, up) = (Arc::new(Cache::default()), Upstream::new(12 * HOUR));
+        up.fail(Some(Error::unavailable("down")));
+        let calls = (0..1000).map(|_| {
+            let (cache, up) = (cache.clone(), up.clone());
+            tokio::spawn(async move { get(&cache, &up).await })
+        });
+        let results = futures_join(calls).await;
+        assert_eq!(up.calls(), 1);
+        assert!(results
+            .iter()
+            .all(|r| r.as_ref().unwrap_err().code == ErrorCode::Unavailable));
+        up.fail(None);
+        assert!(get(&cache, &up).await.is_ok(), "failures are not cached");
+        assert_eq!(up.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stale_token_is_returned_at_once_and_refreshed_behind() {
+        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let first = get(&cache, &up).await.unwrap();
+        cache.clock.advance(HOUR + Duration::from_secs(1));
+        let stale = get(&cache, &up).await.unwrap();
+        assert_eq!(stale.token.access_token, first.token.access_token);
+        assert_eq!(stale.fresh_for, Duration::ZERO);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(up.calls(), 2);
+        let renewed = get(&cache, &up).await.unwrap();
+        assert_ne!(renewed.token.access_token, first.token.access_token);
+    }
+
+    #[tokio::test]
+    async fn a_failed_background_refresh_keeps_the_old_token() {
+        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let first = get(&cache, &up).await.unwrap();
+        up.fail(Some(Error::unavailable("down")));
+        cache.clock.advance(2 * HOUR);
+        assert_eq!(
+            get(&cache, &up).await.unwrap().token.access_token,
+            first.token.access_token
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            get(&cache, &up).await.unwrap().token.access_token,
+            first.token.access_token
+        );
+        assert_eq!(
+            up.calls(),
+            2,
+            "the second call came within 10 s of the failed attempt"
+        );
+        cache.clock.advance(MIN_ATTEMPT_GAP);
+        get(&cache, &up).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(up.calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_expiring_token_waits_and_falls_back_while_iam_is_down() {
+        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let first = get(&cache, &up).await.unwrap();
+        up.fail(Some(Error::timeout("slow")));
+        cache.clock.advance(12 * HOUR - Duration::from_secs(120));
+        let got = get(&cache, &up).await.unwrap();
+        assert_eq!(got.token.access_token, first.token.access_token);
+        assert_eq!(up.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_never_returned() {
+        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        get(&cache, &up).await.unwrap();
+        up.fail(Some(Error::unavailable("down")));
+        cache.clock.advance(12 * HOUR - Duration::from_secs(20));
+        assert_eq!(
+            get(&cache, &up).await.unwrap_err().code,
+            ErrorCode::Unavailable,
+            "20 s left is under the 30 s floor"
+        );
+        cache.clock.advance(Duration::from_secs(60));
+        assert_eq!(
+            get(&cache, &up).await.unwrap_err().code,
+            ErrorCode::Unavailable
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rejected_key_evicts_the_entry() {
+        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        get(&cache, &up).await.unwrap();
+        up.fail(Some(
+            Error::new(ErrorCode::IamRejected, "deleted").with_status(401),
+        ));
+        cache.clock.advance(12 * HOUR - Duration::from_secs(200));
+        assert_eq!(
+            get(&cache, &up).await.unwrap_err().code,
+            ErrorCode::IamRejected
+        );
+        cache.clock.advance(MIN_ATTEMPT_GAP);
+        assert_eq!(
+            get(&cache, &up).await.unwrap_err().code,
+            ErrorCode::IamRejected
+        );
+        assert_eq!(up.calls(), 3, "evicted: the next call asked again");
+    }
+
+    #[tokio::test]
+    async fn a_service_that_keeps_a_near_expiry_token_is_not_hammered() {
+        let (cache, up) = (Cache::default(), Upstream::new(Duration::from_secs(200)));
+        for _ in 0..120 {
+            let got = get(&cache, &up).await.unwrap();
+            assert!(!got.token.remaining(cache.clock.now()).is_zero());
+            cache.clock.advance(Duration::from_secs(1));
+        }
+        // 120 s of calls, one attempt per 10 s at most.
+        assert!(up.calls() <= 13, "{}", up.calls());
+    }
+
+    async fn futures_join<T: Send + 'static>(
+        handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for h in handles.collect::<Vec<_>>() {
+            out.push(h.await.unwrap());
+        }
+        out
+    }
+}

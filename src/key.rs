@@ -1,0 +1,487 @@
+//! Authorized keys: every input form the contract lists, turned into a ready signing key.
+//!
+//! Parsing an RSA key is the slow part of signing (aws-lc-rs validates the key), so parsed
+//! keys are kept in a small process-wide map keyed by the key's identity: a SHA-256 over the
+//! key id, the service account id and the key's DER. The identity is also the cache's key,
+//! so the same key passed as an object, JSON text, a path or a Buffer is one entry.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::RsaKeyPair;
+
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// An authorized key file is ~2.4 KB (RSA 2048) or ~4.5 KB (RSA 4096).
+pub const MAX_KEY_BYTES: usize = 64 * 1024;
+const MIN_RSA_BITS: usize = 2048;
+/// Parsed keys kept at most; a process uses one or two, so the map is simply emptied when full.
+const MAX_KEPT_KEYS: usize = 64;
+
+/// What the caller passed as `key`.
+pub enum KeyInput {
+    /// A JS object (its fields, as `Value`).
+    Object(Value),
+    /// A string: JSON text when its first non-blank character is `{`, else a path.
+    Text(String),
+    /// A Buffer: the key file's bytes.
+    Bytes(Vec<u8>),
+}
+
+pub type Identity = [u8; 32];
+
+/// A usable authorized key.
+#[derive(Clone)]
+pub struct AuthorizedKey {
+    pub key_id: String,
+    pub service_account_id: String,
+    pub identity: Identity,
+    pub key_pair: Arc<RsaKeyPair>,
+}
+
+impl fmt::Debug for AuthorizedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizedKey")
+            .field("key_id", &self.key_id)
+            .field("service_account_id", &self.service_account_id)
+            .field("key_pair", &"[redacted]")
+            .finish()
+    }
+}
+
+impl KeyInput {
+    /// Whether loading this input reads a file (and so belongs off the JS thread).
+    pub fn is_path(&self) -> bool {
+        matches!(self, KeyInput::Text(t) if !looks_like_json(t))
+    }
+}
+
+pub fn load(input: KeyInput) -> Result<AuthorizedKey> {
+    match input {
+        KeyInput::Object(value) => from_value(&value, "key object"),
+        KeyInput::Text(text) if looks_like_json(&text) => from_json_text(&text, "key JSON text"),
+        KeyInput::Text(path) => from_file(&path),
+        KeyInput::Bytes(bytes) => from_bytes(&bytes, "key Buffer"),
+    }
+}
+
+fn looks_like_json(text: &str) -> bool {
+    text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .starts_with('{')
+}
+
+fn from_bytes(bytes: &[u8], source: &str) -> Result<AuthorizedKey> {
+    if bytes.len() > MAX_KEY_BYTES {
+        return Err(too_large(source, bytes.len()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        Error::invalid_key(format!(
+            "{source} is not UTF-8 text: pass the authorized key JSON file as `yc iam key create` wrote it"
+        ))
+    })?;
+    from_json_text(text, source)
+}
+
+fn from_file(path: &str) -> Result<AuthorizedKey> {
+    if path.contains("-----BEGIN") {
+        return Err(Error::invalid_key(
+            "the key string is PEM text, not a path or JSON: pass the whole authorized key JSON \
+             (with id and service_account_id), not only its private_key",
+        ));
+    }
+    let shown = display_path(path);
+    let too_big = |len| too_large(&format!("key file {shown}"), len);
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::invalid_key(format!(
+            "cannot read the key file {shown}: {} (a string that does not start with `{{` is taken as a path)",
+            io_reason(&e)
+        ))
+    })?;
+    if meta.len() > MAX_KEY_BYTES as u64 {
+        return Err(too_big(usize::try_from(meta.len()).unwrap_or(usize::MAX)));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::invalid_key(format!(
+            "cannot read the key file {shown}: {}",
+            io_reason(&e)
+        ))
+    })?;
+    from_bytes(&bytes, &format!("key file {shown}"))
+}
+
+fn from_json_text(text: &str, source: &str) -> Result<AuthorizedKey> {
+    if text.len() > MAX_KEY_BYTES {
+        return Err(too_large(source, text.len()));
+    }
+    let text = text.trim_start_matches('\u{feff}');
+    // serde_json's messages name a line and column, never the text itself.
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::invalid_key(format!(
+            "{source} is not valid JSON ({})",
+            e.classify_message()
+        ))
+    })?;
+    from_value(&Value::from_json(json), source)
+}
+
+/// The three documented shapes of a key object.
+#[derive(Clone, Copy)]
+enum Form {
+    File,
+    Camel,
+    CreateKeyResponse,
+}
+
+impl Form {
+    fn of(value: &Value) -> Form {
+        if value.get("key").is_present() {
+            Form::CreateKeyResponse
+        } else if value.get("service_account_id").is_present()
+            || value.get("private_key").is_present()
+        {
+            Form::File
+        } else {
+            Form::Camel
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Form::File => "an authorized key file {id, service_account_id, private_key}",
+            Form::Camel => {
+                "a camelCase key {id | keyId | accessKeyId, serviceAccountId, privateKey}"
+            }
+            Form::CreateKeyResponse => {
+                "a KeyService.Create answer {key: {id, serviceAccountId}, privateKey}"
+            }
+        }
+    }
+
+    fn private_key_field(self) -> &'static str {
+        match self {
+            Form::File => "private_key",
+            Form::Camel | Form::CreateKeyResponse => "privateKey",
+        }
+    }
+}
+
+fn from_value(value: &Value, source: &str) -> Result<AuthorizedKey> {
+    if !matches!(value, Value::Object(_)) {
+        return Err(Error::invalid_key(format!(
+            "{source} must be a JSON object (got {})",
+            value.type_name()
+        )));
+    }
+    let form = Form::of(value);
+    let field = |value: &Value, name: &str| string_field(value, name, form);
+    let (key_id, sa_id) = match form {
+        Form::CreateKeyResponse => {
+            let inner = value.get("key");
+            (
+                field(inner.get("id"), "key.id")?,
+                field(inner.get("serviceAccountId"), "key.serviceAccountId")?,
+            )
+        }
+        Form::File => (
+            field(value.get("id"), "id")?,
+            field(value.get("service_account_id"), "service_account_id")?,
+        ),
+        Form::Camel => {
+            let id = ["id", "keyId", "accessKeyId"]
+                .into_iter()
+                .find(|name| value.get(name).is_present())
+                .unwrap_or("id");
+            (
+                field(value.get(id), id)?,
+                field(value.get("serviceAccountId"), "serviceAccountId")?,
+            )
+        }
+    };
+    let pem = field(
+        value.get(form.private_key_field()),
+        form.private_key_field(),
+    )?;
+    let der = private_key_der(&pem, form)?;
+    let identity = identity_of(&key_id, &sa_id, &der);
+    let key_pair = key_pair_for(identity, &der, form)?;
+    Ok(AuthorizedKey {
+        key_id,
+        service_account_id: sa_id,
+        identity,
+        key_pair,
+    })
+}
+
+fn string_field(value: &Value, name: &str, form: Form) -> Result<String> {
+    let form = form.describe();
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Value::String(_) => Err(Error::invalid_key(format!(
+            "field \"{name}\" is empty (read the key as {form})"
+        ))),
+        Value::Missing | Value::Null => Err(Error::invalid_key(format!(
+            "field \"{name}\" is missing (read the key as {form})"
+        ))),
+        other => Err(Error::invalid_key(format!(
+            "field \"{name}\" must be a string (got {}; read the key as {form})",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Finds the PEM block in the private key field (skipping the "PLEASE DO NOT REMOVE THIS
+/// LINE!" marker and anything else before it) and returns the key's DER.
+fn private_key_der(pem_text: &str, form: Form) -> Result<Der> {
+    let pk = form.private_key_field();
+    let Some(start) = pem_text.find("-----BEGIN ") else {
+        return Err(Error::invalid_key(format!(
+            "field \"{pk}\" holds no PEM block (-----BEGIN PRIVATE KEY-----)"
+        )));
+    };
+    let block = pem::parse(&pem_text[start..]).map_err(|_| {
+        Error::invalid_key(format!(
+            "field \"{pk}\" holds a PEM block that does not parse: is it truncated or damaged?"
+        ))
+    })?;
+    match block.tag() {
+        "PRIVATE KEY" => Ok(Der::Pkcs8(block.into_contents())),
+        "RSA PRIVATE KEY" => Ok(Der::Pkcs1(block.into_contents())),
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(Error::invalid_key(format!(
+            "field \"{pk}\" holds a public key; it needs the authorized key's private key"
+        ))),
+        "ENCRYPTED PRIVATE KEY" => Err(Error::invalid_key(format!(
+            "field \"{pk}\" holds an encrypted private key; decrypt it to PKCS#8 first"
+        ))),
+        _ => Err(Error::invalid_key(format!(
+            "field \"{pk}\" holds a PEM block of another kind; IAM needs an RSA private key \
+             (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)"
+        ))),
+    }
+}
+
+enum Der {
+    Pkcs8(Vec<u8>),
+    Pkcs1(Vec<u8>),
+}
+
+impl Der {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Der::Pkcs8(b) | Der::Pkcs1(b) => b,
+        }
+    }
+}
+
+fn identity_of(key_id: &str, sa_id: &str, der: &Der) -> Identity {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    for part in [
+        key_id.as_bytes(),
+        b"\0",
+        sa_id.as_bytes(),
+        b"\0",
+        der.bytes(),
+    ] {
+        ctx.update(part);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+fn kept_keys() -> &'static Mutex<HashMap<Identity, Arc<RsaKeyPair>>> {
+    static KEPT: OnceLock<Mutex<HashMap<Identity, Arc<RsaKeyPair>>>> = OnceLock::new();
+    KEPT.get_or_init(Default::default)
+}
+
+fn key_pair_for(identity: Identity, der: &Der, form: Form) -> Result<Arc<RsaKeyPair>> {
+    let kept = kept_keys();
+    if let Some(pair) = kept
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&identity)
+    {
+        return Ok(pair.clone());
+    }
+    let parsed = match der {
+        Der::Pkcs8(b) => RsaKeyPair::from_pkcs8(b),
+        Der::Pkcs1(b) => RsaKeyPair::from_der(b),
+    };
+    let pair = parsed.map_err(|rejected| {
+        let reason = rejected.description_();
+        let hint = if reason.contains("Algorithm") {
+            "it is not an RSA key; IAM accepts RSA 2048 or 4096 keys only (not EC or Ed25519)"
+        } else if reason.contains("Small") {
+            "the RSA key is shorter than 2048 bits"
+        } else {
+            "the key's DER does not parse as an RSA private key"
+        };
+        Error::invalid_key(format!(
+            "the private key cannot be used: {hint} (read the key as {})",
+            form.describe()
+        ))
+    })?;
+    if pair.public_modulus_len() * 8 < MIN_RSA_BITS {
+        return Err(Error::invalid_key(format!(
+            "the private key is RSA {} bits; IAM needs at least 2048",
+            pair.public_modulus_len() * 8
+        )));
+    }
+    let pair = Arc::new(pair);
+    let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() >= MAX_KEPT_KEYS {
+        kept.clear();
+    }
+    kept.insert(identity, pair.clone());
+    Ok(pair)
+}
+
+fn too_large(source: &str, len: usize) -> Error {
+    Error::invalid_key(format!(
+        "{source} is {len} bytes, too large for an authorized key (a key file is a few KB)"
+    ))
+}
+
+/// A path is shown only when it cannot be something else pasted in by mistake.
+fn display_path(path: &str) -> String {
+    if path.len() <= 300 && !path.chars().any(char::is_control) {
+        format!("\"{path}\"")
+    } else {
+        format!("(a path of {} characters)", path.len())
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        kind => format!("{kind}"),
+    }
+}
+
+trait ClassifyMessage {
+    fn classify_message(&self) -> String;
+}
+
+impl ClassifyMessage for serde_json::Error {
+    fn classify_message(&self) -> String {
+        let what = match self.classify() {
+            serde_json::error::Category::Eof => "it ends too soon",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected data",
+            serde_json::error::Category::Io => "read error",
+        };
+        format!("{what} at line {} column {}", self.line(), self.column())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::test_support::{key_file_json, rsa_2048, rsa_2048_other};
+    use serde_json::json;
+
+    fn object(v: serde_json::Value) -> KeyInput {
+        KeyInput::Object(Value::from_json(v))
+    }
+
+    fn invalid_key(input: KeyInput) -> Error {
+        let e = load(input).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidKey, "{}", e.message);
+        assert!(!e.message.contains("MII"), "key material in: {}", e.message);
+        e
+    }
+
+    #[test]
+    fn every_form_is_one_identity() {
+        let file = key_file_json(rsa_2048(), "ajekey1");
+        let text = file.to_string();
+        let pem = file["private_key"].as_str().unwrap().to_string();
+        let dir = std::env::temp_dir().join(format!("yc-key-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key.json");
+        std::fs::write(&path, format!("\u{feff}{}", text.replace("\\n", "\\r\\n"))).unwrap();
+
+        let forms = [
+            object(file.clone()),
+            KeyInput::Text(format!("  \n{text}")),
+            KeyInput::Text(path.to_string_lossy().into_owned()),
+            KeyInput::Bytes(text.clone().into_bytes()),
+            object(
+                json!({"keyId": "ajekey1", "serviceAccountId": "ajesa0000000000000000", "privateKey": pem}),
+            ),
+            object(
+                json!({"accessKeyId": "ajekey1", "serviceAccountId": "ajesa0000000000000000", "privateKey": pem}),
+            ),
+            object(
+                json!({"key": {"id": "ajekey1", "serviceAccountId": "ajesa0000000000000000"}, "privateKey": pem}),
+            ),
+        ];
+        let identities: Vec<Identity> = forms
+            .into_iter()
+            .map(|f| load(f).unwrap().identity)
+            .collect();
+        assert!(identities.windows(2).all(|w| w[0] == w[1]));
+
+        let other = load(object(key_file_json(rsa_2048_other(), "ajekey1"))).unwrap();
+        assert_ne!(
+            other.identity, identities[0],
+            "same id, another private key: another identity"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_inputs_name_what_is_wrong() {
+        let good = key_file_json(rsa_2048(), "ajekey1");
+        let mut missing = good.clone();
+        missing
+            .as_object_mut()
+            .unwrap()
+            .remove("service_account_id");
+        assert!(invalid_key(object(missing))
+            .message
+            .contains("\"service_account_id\""));
+        let mut wrong_type = good.clone();
+        wrong_type["id"] = json!(42);
+        assert!(invalid_key(object(wrong_type))
+            .message
+            .contains("must be a string"));
+        let mut public = good.clone();
+        public["private_key"] = json!("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n");
+        assert!(invalid_key(object(public)).message.contains("public key"));
+        let mut truncated = good.clone();
+        let pem = good["private_key"].as_str().unwrap();
+        truncated["private_key"] = json!(&pem[..pem.len() / 2]);
+        invalid_key(object(truncated));
+        let mut no_pem = good.clone();
+        no_pem["private_key"] = json!("not a key");
+        assert!(invalid_key(object(no_pem)).message.contains("no PEM"));
+
+        invalid_key(KeyInput::Text("{not json".into()));
+        invalid_key(KeyInput::Text("/no/such/key.json".into()));
+        invalid_key(KeyInput::Bytes(vec![0xff, 0xfe, 0x00]));
+        invalid_key(KeyInput::Text(format!(
+            "{{\"x\":\"{}\"}}",
+            "a".repeat(10 << 20)
+        )));
+        let pem_as_path = invalid_key(KeyInput::Text(rsa_2048().pkcs8_pem.clone()));
+        assert!(pem_as_path.message.contains("PEM text"));
+    }
+
+    #[test]
+    fn other_algorithms_are_refused() {
+        use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let ec = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let ed = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        for der in [ec.as_ref().to_vec(), ed.as_ref().to_vec()] {
+            let mut file = key_file_json(rsa_2048(), "ajekey1");
+            file["private_key"] = json!(pem::encode(&pem::Pem::new("PRIVATE KEY", der)));
+            assert!(invalid_key(object(file)).message.contains("not an RSA key"));
+        }
+    }
+}

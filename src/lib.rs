@@ -1,0 +1,395 @@
+//! The napi layer: JS arguments in, promises and JS errors out. Nothing here decides
+//! anything about tokens; that is the Rust core's job (`api` and the modules it uses).
+
+#![deny(clippy::all)]
+
+pub mod api;
+pub mod cache;
+pub mod clock;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod iam;
+pub mod jwt;
+pub mod key;
+pub mod metadata;
+pub mod token;
+pub mod value;
+
+#[cfg(test)]
+mod test_support;
+
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::{JsValue, ValueType};
+use napi_derive::napi;
+use tokio::sync::watch;
+
+use crate::cache::Cached;
+use crate::error::{Error, ErrorCode};
+use crate::http::CallOptions;
+use crate::iam::Exchange;
+use crate::key::KeyInput;
+use crate::value::Value;
+
+/// A token as the JS wrapper receives it (`index.js` turns it into an `IamToken`).
+#[napi(object)]
+pub struct NativeToken {
+    pub access_token: String,
+    pub expires_at_ms: f64,
+    pub token_type: String,
+    /// How long the token may be handed out again without asking the native cache.
+    pub fresh_for_ms: f64,
+}
+
+impl From<Cached> for NativeToken {
+    fn from(cached: Cached) -> Self {
+        NativeToken {
+            access_token: cached.token.access_token,
+            expires_at_ms: cached.token.expires_at_ms,
+            token_type: "Bearer".into(),
+            fresh_for_ms: cached.fresh_for.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+/// Lets the JS wrapper stop a call when the caller's `AbortSignal` fires.
+#[napi]
+pub struct Cancel {
+    fired: watch::Sender<bool>,
+}
+
+#[napi]
+impl Cancel {
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Cancel {
+            fired: watch::channel(false).0,
+        }
+    }
+
+    #[napi]
+    pub fn cancel(&self) {
+        self.fired.send_replace(true);
+    }
+}
+
+#[napi(ts_return_type = "Promise<NativeToken>")]
+pub fn token_from_context<'env>(env: &'env Env, context: Unknown<'env>) -> Result<Unknown<'env>> {
+    let context = read_value(context, CONTEXT_FIELDS)?;
+    match context::token_from_context(&context) {
+        Ok(token) => {
+            let cached = Cached {
+                token,
+                fresh_for: Duration::ZERO,
+            };
+            Ok(PromiseRaw::resolve(env, NativeToken::from(cached))?.to_unknown())
+        }
+        Err(e) => rejected(env, &e),
+    }
+}
+
+#[napi(ts_return_type = "Promise<NativeToken>")]
+pub fn token_from_key<'env>(
+    env: &'env Env,
+    key: Unknown<'env>,
+    options: Option<Unknown<'env>>,
+    cancel: Option<&Cancel>,
+) -> Result<Unknown<'env>> {
+    let request = (|| {
+        let options = read_options(options, KEY_OPTIONS)?;
+        let endpoint =
+            opt_string(&options, "endpoint")?.unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
+        http::check_endpoint("endpoint", &endpoint)?;
+        let audience = opt_string(&options, "audience")?.unwrap_or_else(|| endpoint.clone());
+        let call = call_options(&options, iam::DEFAULT_TIMEOUT_MS, iam::DEFAULT_RETRIES)?;
+        Ok(api::KeyRequest {
+            key: key_input(key)?,
+            exchange: Exchange {
+                endpoint,
+                audience,
+                call,
+            },
+            cache: opt_bool(&options, "cache")?.unwrap_or(true),
+        })
+    })();
+    match request {
+        Ok(request) => spawn(env, cancel, api::token_from_key(request)),
+        Err(e) => rejected(env, &e),
+    }
+}
+
+#[napi(ts_return_type = "Promise<NativeToken>")]
+pub fn token_from_metadata<'env>(
+    env: &'env Env,
+    options: Option<Unknown<'env>>,
+    cancel: Option<&Cancel>,
+) -> Result<Unknown<'env>> {
+    let request = (|| {
+        let options = read_options(options, METADATA_OPTIONS)?;
+        let endpoint = metadata::resolve_endpoint(
+            opt_string(&options, "endpoint")?,
+            std::env::var(metadata::ADDR_ENV).ok(),
+        )?;
+        Ok(api::MetadataRequest {
+            endpoint,
+            call: call_options(
+                &options,
+                metadata::DEFAULT_TIMEOUT_MS,
+                metadata::DEFAULT_RETRIES,
+            )?,
+            cache: opt_bool(&options, "cache")?.unwrap_or(true),
+        })
+    })();
+    match request {
+        Ok(request) => spawn(env, cancel, api::token_from_metadata(request)),
+        Err(e) => rejected(env, &e),
+    }
+}
+
+#[napi]
+pub fn create_jwt(env: &Env, key: Unknown, options: Option<Unknown>) -> Result<String> {
+    let jwt = (|| {
+        let options = read_options(options, JWT_OPTIONS)?;
+        let lifetime = match opt_number(&options, "lifetimeSec")? {
+            Some(secs) => jwt::check_lifetime(secs)?,
+            None => jwt::MAX_LIFETIME_SECS,
+        };
+        api::create_jwt(key_input(key)?, opt_string(&options, "audience")?, lifetime)
+    })();
+    match jwt {
+        Ok(jwt) => Ok(jwt.into_string()),
+        Err(e) => Err(thrown(env, &e)),
+    }
+}
+
+/// Moves the cache's clock forward (tests only: it makes cached tokens look older).
+#[napi(js_name = "_advanceClockForTesting")]
+pub fn advance_clock_for_testing(ms: f64) {
+    if ms.is_finite() && ms > 0.0 {
+        cache::global()
+            .clock
+            .advance(Duration::from_secs_f64(ms / 1000.0));
+    }
+}
+
+/// Empties the token cache (tests only).
+#[napi(js_name = "_clearCacheForTesting")]
+pub fn clear_cache_for_testing() {
+    cache::global().clear();
+}
+
+// ---- futures to promises, errors to JS ----
+
+fn spawn<'env>(
+    env: &'env Env,
+    cancel: Option<&Cancel>,
+    work: impl std::future::Future<Output = error::Result<Cached>> + Send + 'static,
+) -> Result<Unknown<'env>> {
+    let mut cancelled = cancel.map(|c| c.fired.subscribe());
+    let future = async move {
+        let outcome = match cancelled.as_mut() {
+            Some(cancelled) => tokio::select! {
+                outcome = work => outcome,
+                _ = cancelled.wait_for(|fired| *fired) => Err(Error::aborted()),
+            },
+            None => work.await,
+        };
+        Ok(outcome)
+    };
+    let promise = env.spawn_future_with_callback(future, |env, outcome| match outcome {
+        Ok(cached) => Ok(NativeToken::from(cached)),
+        Err(e) => Err(napi::Error::from(js_error(env, &e)?)),
+    })?;
+    Ok(promise.to_unknown())
+}
+
+fn rejected<'env>(env: &'env Env, e: &Error) -> Result<Unknown<'env>> {
+    let error = js_error(env, e)?;
+    Ok(PromiseRaw::<NativeToken>::reject(env, error)?.to_unknown())
+}
+
+fn thrown(env: &Env, e: &Error) -> napi::Error {
+    match js_error(env, e) {
+        Ok(error) => napi::Error::from(error),
+        Err(other) => other,
+    }
+}
+
+/// The one place a Rust error becomes a JS `Error`: `code`, `status` where an HTTP answer
+/// caused it, and `name` `AbortError` for aborts (as `fetch` does).
+fn js_error<'env>(env: &'env Env, e: &Error) -> Result<Unknown<'env>> {
+    let mut error = env.create_error(napi::Error::from_reason(e.message.clone()))?;
+    error.set_named_property("code", e.code.as_str())?;
+    if let Some(status) = e.status {
+        error.set_named_property("status", u32::from(status))?;
+    }
+    if e.code == ErrorCode::Aborted {
+        error.set_named_property("name", "AbortError")?;
+    }
+    Ok(error.to_unknown())
+}
+
+// ---- JS values to the core's inputs ----
+
+/// Which fields of an object to read (and, for nested objects, which of theirs): reading only
+/// these keeps a cyclic or huge object harmless.
+type Fields = &'static [Field];
+struct Field(&'static str, Fields);
+
+const KEY_FIELDS: Fields = &[
+    Field("id", &[]),
+    Field("keyId", &[]),
+    Field("accessKeyId", &[]),
+    Field("service_account_id", &[]),
+    Field("serviceAccountId", &[]),
+    Field("private_key", &[]),
+    Field("privateKey", &[]),
+    Field("key", &[Field("id", &[]), Field("serviceAccountId", &[])]),
+];
+const CONTEXT_FIELDS: Fields = &[Field(
+    "token",
+    &[
+        Field("access_token", &[]),
+        Field("expires_in", &[]),
+        Field("token_type", &[]),
+    ],
+)];
+const SIGNAL: Field = Field(
+    "signal",
+    &[Field("aborted", &[]), Field("addEventListener", &[])],
+);
+const KEY_OPTIONS: Fields = &[
+    SIGNAL,
+    Field("timeoutMs", &[]),
+    Field("retries", &[]),
+    Field("cache", &[]),
+    Field("endpoint", &[]),
+    Field("audience", &[]),
+];
+const METADATA_OPTIONS: Fields = &[
+    SIGNAL,
+    Field("timeoutMs", &[]),
+    Field("retries", &[]),
+    Field("cache", &[]),
+    Field("endpoint", &[]),
+];
+const JWT_OPTIONS: Fields = &[Field("audience", &[]), Field("lifetimeSec", &[])];
+
+fn read_value(value: Unknown, fields: Fields) -> Result<Value> {
+    Ok(match value.get_type()? {
+        ValueType::Undefined => Value::Missing,
+        ValueType::Null => Value::Null,
+        ValueType::Boolean => Value::Bool(unsafe { value.cast::<bool>() }?),
+        ValueType::Number => Value::Number(unsafe { value.cast::<f64>() }?),
+        ValueType::String => Value::String(unsafe { value.cast::<String>() }?),
+        ValueType::Object if value.is_array()? => Value::Other("array"),
+        ValueType::Object if value.is_buffer()? => Value::Other("Buffer"),
+        ValueType::Object => {
+            let object = unsafe { value.cast::<Object>() }?;
+            let mut out = Vec::with_capacity(fields.len());
+            for Field(name, nested) in fields {
+                let field: Unknown = object.get_named_property(name)?;
+                out.push((name.to_string(), read_value(field, nested)?));
+            }
+            Value::Object(out)
+        }
+        ValueType::Function => Value::Other("function"),
+        ValueType::Symbol => Value::Other("symbol"),
+        ValueType::BigInt => Value::Other("bigint"),
+        _ => Value::Other("value of another kind"),
+    })
+}
+
+fn key_input(key: Unknown) -> std::result::Result<KeyInput, Error> {
+    let invalid = |got: &str| {
+        Error::invalid_arg(format!(
+            "key must be the authorized key as an object, its JSON text, a path to its file, or a Buffer (got {got})"
+        ))
+    };
+    let napi_failed = |_| invalid("a value that cannot be read");
+    match key.get_type().map_err(napi_failed)? {
+        ValueType::String => Ok(KeyInput::Text(
+            unsafe { key.cast::<String>() }.map_err(napi_failed)?,
+        )),
+        ValueType::Object if key.is_buffer().map_err(napi_failed)? => {
+            let bytes = unsafe { key.cast::<&[u8]>() }.map_err(napi_failed)?;
+            if bytes.len() > key::MAX_KEY_BYTES {
+                return Err(Error::invalid_key(format!(
+                    "key Buffer is {} bytes, too large for an authorized key (a key file is a few KB)",
+                    bytes.len()
+                )));
+            }
+            Ok(KeyInput::Bytes(bytes.to_vec()))
+        }
+        ValueType::Object => match read_value(key, KEY_FIELDS).map_err(napi_failed)? {
+            Value::Other(got) => Err(invalid(got)),
+            value => Ok(KeyInput::Object(value)),
+        },
+        _ => Err(invalid(
+            read_value(key, &[]).map_err(napi_failed)?.type_name(),
+        )),
+    }
+}
+
+fn read_options(options: Option<Unknown>, fields: Fields) -> std::result::Result<Value, Error> {
+    let Some(options) = options else {
+        return Ok(Value::Missing);
+    };
+    let value =
+        read_value(options, fields).map_err(|_| Error::invalid_arg("options cannot be read"))?;
+    match value {
+        Value::Missing | Value::Null | Value::Object(_) => Ok(value),
+        other => Err(Error::invalid_arg(format!(
+            "options must be an object (got {})",
+            other.type_name()
+        ))),
+    }
+}
+
+fn call_options(options: &Value, timeout_ms: f64, retries: f64) -> error::Result<CallOptions> {
+    match options.get("signal") {
+        Value::Missing | Value::Null => {}
+        signal @ Value::Object(_)
+            if matches!(signal.get("aborted"), Value::Bool(_))
+                && matches!(signal.get("addEventListener"), Value::Other("function")) => {}
+        other => return Err(wrong_option("signal", "an AbortSignal", other)),
+    }
+    CallOptions::new(
+        opt_number(options, "timeoutMs")?.unwrap_or(timeout_ms),
+        opt_number(options, "retries")?.unwrap_or(retries),
+    )
+}
+
+fn opt_string(options: &Value, name: &str) -> error::Result<Option<String>> {
+    match options.get(name) {
+        Value::Missing => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        other => Err(wrong_option(name, "a string", other)),
+    }
+}
+
+fn opt_number(options: &Value, name: &str) -> error::Result<Option<f64>> {
+    match options.get(name) {
+        Value::Missing => Ok(None),
+        Value::Number(n) => Ok(Some(*n)),
+        other => Err(wrong_option(name, "a number", other)),
+    }
+}
+
+fn opt_bool(options: &Value, name: &str) -> error::Result<Option<bool>> {
+    match options.get(name) {
+        Value::Missing => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        other => Err(wrong_option(name, "a boolean", other)),
+    }
+}
+
+fn wrong_option(name: &str, expected: &str, got: &Value) -> Error {
+    Error::invalid_arg(format!(
+        "options.{name} must be {expected} (got {})",
+        got.type_name()
+    ))
+}

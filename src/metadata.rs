@@ -1,0 +1,182 @@
+//! The instance metadata service (Yandex Compute VMs, Serverless Containers and Functions,
+//! Google Compute Engine): a GCE-format token endpoint on a link-local address.
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use crate::clock;
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::{self, CallOptions, Failure};
+use crate::token::{lifetime_from_secs, Token};
+
+pub const DEFAULT_ENDPOINT: &str =
+    "http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token";
+const TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
+/// The variable the Go and Python SDKs read: `host[:port]` of the metadata service.
+pub const ADDR_ENV: &str = "YC_METADATA_ADDR";
+pub const DEFAULT_TIMEOUT_MS: f64 = 3_000.0;
+pub const DEFAULT_RETRIES: f64 = 2.0;
+
+/// The endpoint to ask: the option, else `YC_METADATA_ADDR`, else the link-local default.
+pub fn resolve_endpoint(option: Option<String>, env_addr: Option<String>) -> Result<String> {
+    if let Some(url) = option {
+        return http::check_endpoint("endpoint", &url).map(|_| url);
+    }
+    match env_addr
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+    {
+        Some(addr) => {
+            let url = format!("http://{addr}{TOKEN_PATH}");
+            http::check_endpoint(ADDR_ENV, &url).map_err(|_| {
+                Error::invalid_arg(format!("{ADDR_ENV} must be host[:port] (got \"{addr}\")"))
+            })?;
+            Ok(url)
+        }
+        None => Ok(DEFAULT_ENDPOINT.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Option<serde_json::Value>,
+    expires_in: Option<serde_json::Value>,
+    token_type: Option<serde_json::Value>,
+}
+
+pub async fn fetch(endpoint: &str, call: CallOptions) -> Result<Token> {
+    let client = http::metadata_client()?;
+    let what = format!("the metadata service at {endpoint}");
+    http::with_retries(&what, call, || async {
+        let sent_at = clock::now();
+        let sent_wall_ms = clock::wall_ms();
+        let response = client
+            .get(endpoint)
+            .header("Metadata-Flavor", "Google")
+            .send()
+            .await
+            .map_err(|e| not_here(http::send_failure(&e, &what, false)))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Err(Failure::fatal(
+                Error::new(
+                    ErrorCode::NoServiceAccount,
+                    format!("{what} answered 404: no service account is attached to this VM / function; attach one, or use tokenFromKey"),
+                )
+                .with_status(404),
+            ));
+        }
+        if let Some(failure) = http::status_failure(status, &response, &what) {
+            return Err(failure);
+        }
+        if status != StatusCode::OK {
+            return Err(Failure::fatal(
+                Error::new(ErrorCode::IamRejected, format!("{what} refused the request with {status}"))
+                    .with_status(status.as_u16()),
+            ));
+        }
+        let body = http::read_body(response, &what).await?;
+        parse_token(&body, sent_at, sent_wall_ms, &what).map_err(Failure::fatal)
+    })
+    .await
+}
+
+/// A connection that cannot be made means "not on a VM": say so.
+fn not_here(mut failure: Failure) -> Failure {
+    if !failure.retry {
+        failure
+            .error
+            .message
+            .push_str(" (no metadata service here: not on a Yandex Cloud VM or function? Elsewhere use tokenFromKey)");
+    }
+    failure
+}
+
+fn parse_token(
+    body: &[u8],
+    sent_at: std::time::Instant,
+    sent_wall_ms: f64,
+    what: &str,
+) -> Result<Token> {
+    let bad = |why: String| {
+        Error::invalid_response(format!(
+            "{what} answered 200 but {why}; expected {{\"access_token\": \"…\", \"expires_in\": <seconds>, \"token_type\": \"Bearer\"}}"
+        ))
+        .with_status(200)
+    };
+    let answer: TokenAnswer =
+        serde_json::from_slice(body).map_err(|_| bad("the body is not that JSON".into()))?;
+    let access_token = match answer.access_token {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s,
+        _ => return Err(bad("access_token is missing or empty".into())),
+    };
+    let expires_in = match answer.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+        _ => return Err(bad("expires_in is missing or not a number".into())),
+    };
+    match answer.token_type {
+        None => {}
+        Some(serde_json::Value::String(t)) if t.eq_ignore_ascii_case("bearer") => {}
+        Some(_) => return Err(bad("token_type is not Bearer".into())),
+    }
+    let lifetime = lifetime_from_secs(expires_in, "the answer's", bad)?;
+    Ok(Token::new(access_token, sent_at, sent_wall_ms, lifetime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_order() {
+        assert_eq!(resolve_endpoint(None, None).unwrap(), DEFAULT_ENDPOINT);
+        assert_eq!(
+            resolve_endpoint(None, Some("127.0.0.1:8080".into())).unwrap(),
+            format!("http://127.0.0.1:8080{TOKEN_PATH}")
+        );
+        assert_eq!(
+            resolve_endpoint(Some("http://a/b".into()), Some("127.0.0.1:1".into())).unwrap(),
+            "http://a/b"
+        );
+        assert_eq!(
+            resolve_endpoint(None, Some("a b/c".into()))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidArg
+        );
+        assert_eq!(
+            resolve_endpoint(Some("nope".into()), None)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidArg
+        );
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        let (now, wall) = (clock::now(), clock::wall_ms());
+        let ok = br#"{"access_token":"t1.abc","expires_in":42299,"token_type":"Bearer"}"#;
+        let token = parse_token(ok, now, wall, "md").unwrap();
+        assert_eq!(token.remaining(now).as_secs(), 42299);
+        for body in [
+            &br#"garbage"#[..],
+            br#"{"access_token":"","expires_in":10}"#,
+            br#"{"expires_in":10}"#,
+            br#"{"access_token":"t1.x"}"#,
+            br#"{"access_token":"t1.x","expires_in":0}"#,
+            br#"{"access_token":"t1.x","expires_in":-5}"#,
+            br#"{"access_token":"t1.x","expires_in":1e12}"#,
+            br#"{"access_token":"t1.x","expires_in":"10"}"#,
+            br#"{"access_token":"t1.x","expires_in":10,"token_type":"MAC"}"#,
+        ] {
+            let e = parse_token(body, now, wall, "md").unwrap_err();
+            assert_eq!(
+                e.code,
+                ErrorCode::InvalidResponse,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(!e.message.contains("t1.x"));
+        }
+    }
+}
