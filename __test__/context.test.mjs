@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { inspect } from 'node:util'
+
+import { tokenFromContext } from '../index.js'
+
+const TOKEN = 't1.9euelZrPzsvHm5KOycaXlJnMj5DPlO3rnpWajZqSm5rJmZLMl5mPz8aOx8_l'
+
+/** Calls without await: the call must return a promise, never throw. */
+function call(context) {
+  const result = tokenFromContext(context)
+  assert.ok(result instanceof Promise)
+  return result
+}
+
+async function rejectsWith(context, code) {
+  const error = await call(context).then(
+    () => assert.fail('expected a rejection'),
+    (e) => e,
+  )
+  assert.ok(error instanceof Error)
+  assert.equal(error.code, code, error.message)
+  for (const text of [error.message, error.stack, inspect(error)]) assert.ok(!text.includes(TOKEN))
+  return error
+}
+
+test('reads the token Cloud Functions passes, ignoring other fields', async () => {
+  const before = Date.now()
+  const context = {
+    requestId: 'b4b1b3e2-6b1a-4ac5-b5a4-ef0c3a1b8f6c',
+    functionName: 'd4e0000000000000000',
+    functionVersion: 'd4e1111111111111111',
+    memoryLimitInMB: 128,
+    getRemainingTimeInMillis: () => 1000,
+    token: { access_token: TOKEN, expires_in: 43200, token_type: 'Bearer' },
+  }
+  const token = await call(context)
+  assert.deepEqual(Object.keys(token), ['accessToken', 'expiresAt', 'tokenType'])
+  assert.equal(token.accessToken, TOKEN)
+  assert.equal(token.tokenType, 'Bearer')
+  assert.ok(token.expiresAt instanceof Date)
+  const lifetime = token.expiresAt.getTime() - before
+  assert.ok(lifetime >= 43_199_000 && lifetime <= 43_201_000, `lifetime ${lifetime}`)
+})
+
+test('token_type may be left out', async () => {
+  const token = await call({ token: { access_token: TOKEN, expires_in: 60 } })
+  assert.equal(token.tokenType, 'Bearer')
+})
+
+test('a context without a token means no service account', async () => {
+  for (const context of [{}, { token: undefined }, { token: null }, { requestId: 'x' }]) {
+    const error = await rejectsWith(context, 'ERR_NO_SERVICE_ACCOUNT')
+    assert.match(error.message, /service account/)
+    assert.equal(error.status, undefined)
+  }
+})
+
+test('wrong types are ERR_INVALID_ARG', async () => {
+  const good = { access_token: TOKEN, expires_in: 100 }
+  const cases = [
+    undefined,
+    null,
+    'context',
+    42,
+    true,
+    Symbol('ctx'),
+    () => {},
+    [],
+    { token: 'a token' },
+    { token: 42 },
+    { token: { ...good, access_token: '' } },
+    { token: { ...good, access_token: '   ' } },
+    { token: { ...good, access_token: 42 } },
+    { token: { ...good, access_token: undefined } },
+    { token: { ...good, expires_in: -1 } },
+    { token: { ...good, expires_in: 0 } },
+    { token: { ...good, expires_in: NaN } },
+    { token: { ...good, expires_in: Infinity } },
+    { token: { ...good, expires_in: '100' } },
+    { token: { ...good, expires_in: undefined } },
+    { token: { ...good, expires_in: 10n } },
+    { token: { ...good, token_type: 'MAC' } },
+    { token: { ...good, token_type: 5 } },
+  ]
+  for (const context of cases) await rejectsWith(context, 'ERR_INVALID_ARG')
+})
+
+test('a cyclic or getter-laden context is read safely', async () => {
+  const context = { token: { access_token: TOKEN, expires_in: 100 } }
+  context.self = context
+  context.token.owner = context
+  assert.equal((await call(context)).accessToken, TOKEN)
+
+  const throwing = {
+    get token() {
+      throw new Error('getter failed')
+    },
+  }
+  const error = await call(throwing).then(
+    () => assert.fail('expected a rejection'),
+    (e) => e,
+  )
+  assert.equal(error.message, 'getter failed')
+})

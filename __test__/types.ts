@@ -1,0 +1,70 @@
+// Type test (tsc --noEmit): the public API used the way handlers and services use it.
+// The @ts-expect-error lines are checks too: tsc fails if they stop being errors.
+import {
+  createJwt,
+  tokenFromContext,
+  tokenFromKey,
+  tokenFromMetadata,
+  type AuthorizedKeyFile,
+  type IamToken,
+  type IamTokenError,
+  type KeyInput,
+} from '../index.js'
+
+// What a Yandex Cloud Functions handler receives (as @yandex-cloud/function-types describes it).
+interface CloudFunctionsContext {
+  requestId: string
+  functionName: string
+  functionVersion: string
+  memoryLimitInMB: number
+  token?: { access_token: string; expires_in: number; token_type: string }
+  getPayload(): unknown
+}
+
+export const handler = async (_event: unknown, context: CloudFunctionsContext) => {
+  const token: IamToken = await tokenFromContext(context)
+  const header: string = `Bearer ${token.accessToken}`
+  const when: Date = token.expiresAt
+  const kind: 'Bearer' = token.tokenType
+  return { statusCode: 200, body: JSON.stringify({ header, when, kind }) }
+}
+
+export async function onVm(): Promise<string> {
+  const controller = new AbortController()
+  const { accessToken } = await tokenFromMetadata({ timeoutMs: 1000, retries: 1, signal: controller.signal })
+  return accessToken
+}
+
+export async function withKey(file: AuthorizedKeyFile, path: string, bytes: Buffer): Promise<IamToken[]> {
+  const inputs: KeyInput[] = [
+    file,
+    path,
+    bytes,
+    JSON.stringify(file),
+    { keyId: 'aje1', serviceAccountId: 'aje2', privateKey: '...' },
+    { key: { id: 'aje1', serviceAccountId: 'aje2' }, privateKey: '...' },
+  ]
+  const jwt: string = createJwt(file, { audience: 'https://iam.api.yandexcloud.kz/iam/v1/tokens', lifetimeSec: 600 })
+  void jwt
+  return Promise.all(inputs.map((key) => tokenFromKey(key, { endpoint: 'https://iam.api.cloud.yandex.net/iam/v1/tokens', cache: false })))
+}
+
+export function describe(error: unknown): string {
+  const e = error as IamTokenError
+  switch (e.code) {
+    case 'ERR_NO_SERVICE_ACCOUNT':
+    case 'ERR_TIMEOUT':
+      return e.message
+    default:
+      return `${e.code} ${e.status ?? ''}`
+  }
+}
+
+// @ts-expect-error: the key is required
+void tokenFromKey()
+// @ts-expect-error: a number is no key
+void tokenFromKey(42)
+// @ts-expect-error: timeoutMs is a number
+void tokenFromMetadata({ timeoutMs: '100' })
+// @ts-expect-error: a context's token has access_token
+void tokenFromContext({ token: { expires_in: 1 } })
