@@ -8,7 +8,29 @@
 // The memo only repeats what the native cache said: it keeps a token for as long as the
 // native cache called it fresh (`freshForMs`), never past the point where a refresh is due.
 
-const native = require('./binding.js')
+const native = loadNative()
+
+function loadNative() {
+  try {
+    return require('./binding.js')
+  } catch (cause) {
+    const { platform, arch } = process
+    const libc = platform === 'linux' ? (process.report.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : ''
+    const abi = platform === 'win32' ? '-msvc' : libc
+    const error = new Error(
+      `yc-iam-token has no native binary loaded for ${platform}-${arch}${libc}: the package ` +
+        `yc-iam-token-${platform}-${arch}${abi} was expected in node_modules. ` +
+        'It is an optional dependency: reinstall without --omit=optional / --no-optional ' +
+        '(npm install yc-iam-token), and install on the platform you run on (a node_modules copied ' +
+        'from macOS or Windows to Linux, or from glibc to Alpine/musl, lacks it). Bundlers ' +
+        '(esbuild, webpack) must keep yc-iam-token external. Supported: Linux x64/arm64 (glibc, musl), ' +
+        'macOS x64/arm64, Windows x64/arm64.',
+      { cause },
+    )
+    error.code = 'ERR_NATIVE_BINDING_NOT_FOUND'
+    throw error
+  }
+}
 
 let clockOffsetMs = 0
 const now = () => performance.now() + clockOffsetMs
@@ -77,7 +99,7 @@ function memoOptions(options) {
   const { cache, signal, timeoutMs, retries, endpoint, audience } = options
   if (cache !== undefined && cache !== true) return null
   if (signal != null && (signal.aborted !== false || typeof signal.addEventListener !== 'function')) return null
-  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= 3_600_000)) return null
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= 3_600_000)) return null
   if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= 10)) return null
   if ((endpoint !== undefined && typeof endpoint !== 'string') || (audience !== undefined && typeof audience !== 'string')) {
     return null
@@ -147,6 +169,67 @@ function createJwt(key, options) {
   return native.createJwt(key, options)
 }
 
+// ---- getToken: the first source that applies ----
+
+const ENV_KEY_FILE = 'YC_SERVICE_ACCOUNT_KEY_FILE'
+const ENV_KEY = 'YC_SERVICE_ACCOUNT_KEY'
+const ENV_TOKENS = ['YC_IAM_TOKEN', 'YC_TOKEN']
+
+const withSource = (source) => (token) => ({ ...token, source })
+
+function getToken(options) {
+  try {
+    if (options !== undefined && options !== null && typeof options !== 'object') {
+      // Let the native side reject it with its usual ERR_INVALID_ARG.
+      return tokenFromMetadata(options)
+    }
+    const { context, key, metadataEndpoint, ...rest } = options ?? {}
+    const tried = []
+
+    if (context != null) {
+      if (context.token != null) return tokenFromContext(context).then(withSource('context'))
+      tried.push('context: given, but it has no token (the function version has no service account)')
+    } else {
+      tried.push('context: not given')
+    }
+
+    if (key != null) return tokenFromKey(key, rest).then(withSource('key'))
+    const keyFile = process.env[ENV_KEY_FILE]
+    if (keyFile) return tokenFromKey(keyFile, rest).then(withSource(ENV_KEY_FILE))
+    const keyJson = process.env[ENV_KEY]
+    if (keyJson) return tokenFromKey(keyJson, rest).then(withSource(ENV_KEY))
+    tried.push(`key: options.key not given, ${ENV_KEY_FILE} and ${ENV_KEY} not set`)
+
+    for (const name of ENV_TOKENS) {
+      const value = process.env[name]
+      if (value && value.startsWith('t1.')) {
+        return Promise.resolve({ accessToken: value, expiresAt: null, tokenType: 'Bearer', source: name })
+      }
+      tried.push(value ? `${name}: set, but not an IAM token (t1.…)` : `${name}: not set`)
+    }
+
+    const metadataOptions = { ...rest, endpoint: metadataEndpoint }
+    return tokenFromMetadata(metadataOptions).then(withSource('metadata'), (error) => {
+      if (!['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_NO_SERVICE_ACCOUNT'].includes(error.code)) throw error
+      tried.push(`metadata service: ${error.message}`)
+      throw noCredentials(tried, error)
+    })
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
+function noCredentials(tried, cause) {
+  const error = new Error(
+    `no source of an IAM token applies here. Tried, in order:\n  - ${tried.join('\n  - ')}\n` +
+      `Pass options.context in a Cloud Functions handler, options.key or ${ENV_KEY_FILE} elsewhere, ` +
+      'or run on a VM or function with a service account.',
+    { cause },
+  )
+  error.code = 'ERR_NO_SERVICE_ACCOUNT'
+  return error
+}
+
 /** Test hooks: move the cache's clock forward (tokens only look older), or empty it. */
 const testing = Object.freeze({
   advanceClock(ms) {
@@ -165,4 +248,5 @@ module.exports.tokenFromKey = tokenFromKey
 module.exports.tokenFromMetadata = tokenFromMetadata
 module.exports.tokenFromContext = tokenFromContext
 module.exports.createJwt = createJwt
+module.exports.getToken = getToken
 Object.defineProperty(module.exports, '_testing', { value: testing, enumerable: false })

@@ -190,14 +190,18 @@ pub async fn read_body(
     mut response: Response,
     what: &str,
 ) -> std::result::Result<Vec<u8>, Failure> {
+    let status = response.status().as_u16();
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(Failure::fatal(Error::invalid_response(format!(
-                        "{what} sent an answer over 64 KiB; it was cut off and rejected"
-                    ))));
+                    return Err(Failure::fatal(
+                        Error::invalid_response(format!(
+                            "{what} sent an answer over 64 KiB; it was cut off and rejected"
+                        ))
+                        .with_status(status),
+                    ));
                 }
                 body.extend_from_slice(&chunk);
             }

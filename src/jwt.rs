@@ -23,6 +23,9 @@ use crate::key::AuthorizedKey;
 pub const MAX_LIFETIME_SECS: u64 = 3600;
 /// `iat` is backdated so that a local clock slightly ahead of IAM's is not rejected.
 pub const IAT_BACKDATE_SECS: u64 = 5;
+// `exp` is reckoned from now, not from the backdated `iat` (a 1-second JWT would be dead on
+// arrival), but never more than an hour after `iat`, as IAM requires: the default JWT is
+// valid for 3595 s from now.
 
 /// A signed JWT. It is a bearer credential for an hour: never printed.
 pub struct Jwt(String);
@@ -90,7 +93,7 @@ pub fn create_jwt(key: &AuthorizedKey, audience: &str, lifetime_secs: u64) -> Re
         iss: &key.service_account_id,
         aud: audience,
         iat,
-        exp: iat + lifetime_secs.min(MAX_LIFETIME_SECS),
+        exp: (now + lifetime_secs).min(iat + MAX_LIFETIME_SECS),
     };
     let mut jwt = String::with_capacity(1024);
     jwt.push_str(&b64_json(&header)?);
@@ -150,7 +153,7 @@ mod tests {
         let claims = data.claims;
         assert_eq!(claims.iss, "ajesa0000000000000000");
         assert_eq!(claims.aud, "https://iam.example/iam/v1/tokens");
-        assert_eq!(claims.exp - claims.iat, 600);
+        assert_eq!(claims.exp - claims.iat, 600 + IAT_BACKDATE_SECS);
         let now = jsonwebtoken::get_current_timestamp();
         assert!(claims.iat <= now - IAT_BACKDATE_SECS + 1 && claims.iat + 60 > now);
         assert_eq!(format!("{jwt:?}"), "Jwt([redacted])");

@@ -191,9 +191,11 @@ fn spawn<'env>(
     let mut cancelled = cancel.map(|c| c.fired.subscribe());
     let future = async move {
         let outcome = match cancelled.as_mut() {
+            // Biased: a signal that fired before the call wins over a token already cached.
             Some(cancelled) => tokio::select! {
-                outcome = work => outcome,
+                biased;
                 _ = cancelled.wait_for(|fired| *fired) => Err(Error::aborted()),
+                outcome = work => outcome,
             },
             None => work.await,
         };
