@@ -105,3 +105,27 @@ export function tokenFromMetadata(options?: MetadataOptions): Promise<IamToken>
 export function tokenFromContext(context: FunctionContext): Promise<IamToken>
 /** The signed PS256 JWT alone, for callers who exchange it themselves (e.g. over gRPC). */
 export function createJwt(key: KeyInput, options?: JwtOptions): string
+
+export interface GetTokenOptions extends KeyOptions {
+  /** A Cloud Functions handler's context: used first, when it has a token. */
+  context?: FunctionContext
+  /** An authorized key: used next (else YC_SERVICE_ACCOUNT_KEY_FILE, else YC_SERVICE_ACCOUNT_KEY). */
+  key?: KeyInput
+  /** The metadata service's endpoint, for the last source (`endpoint` is IAM's). */
+  metadataEndpoint?: string
+}
+
+/** Where a token came from. */
+export type TokenSource = 'context' | 'key' | 'YC_SERVICE_ACCOUNT_KEY_FILE' | 'YC_SERVICE_ACCOUNT_KEY' | 'metadata'
+
+/** A token from `getToken`: an `IamToken` and its source, or an IAM token taken as it is from
+ *  YC_IAM_TOKEN / YC_TOKEN, whose expiry is not known (`expiresAt: null`). */
+export type SourcedToken =
+  | (IamToken & { source: TokenSource })
+  | { accessToken: string; expiresAt: null; tokenType: 'Bearer'; source: 'YC_IAM_TOKEN' | 'YC_TOKEN' }
+
+/** A token from the first source that applies here, in this order: `options.context` with a
+ *  token; `options.key`, YC_SERVICE_ACCOUNT_KEY_FILE (a path) or YC_SERVICE_ACCOUNT_KEY (the
+ *  key JSON); an IAM token (`t1.…`) in YC_IAM_TOKEN or YC_TOKEN; the metadata service. When
+ *  none applies it rejects with `ERR_NO_SERVICE_ACCOUNT`, listing what it tried. */
+export function getToken(options?: GetTokenOptions): Promise<SourcedToken>

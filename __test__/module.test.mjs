@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const API = ['createJwt', 'tokenFromContext', 'tokenFromKey', 'tokenFromMetadata']
+const API = ['createJwt', 'getToken', 'tokenFromContext', 'tokenFromKey', 'tokenFromMetadata']
 
 test('require() from CommonJS', () => {
   const pkg = createRequire(import.meta.url)('..')

@@ -2,6 +2,7 @@
 // The @ts-expect-error lines are checks too: tsc fails if they stop being errors.
 import {
   createJwt,
+  getToken,
   tokenFromContext,
   tokenFromKey,
   tokenFromMetadata,
@@ -68,3 +69,12 @@ void tokenFromKey(42)
 void tokenFromMetadata({ timeoutMs: '100' })
 // @ts-expect-error: a context's token has access_token
 void tokenFromContext({ token: { expires_in: 1 } })
+
+export async function anywhere(context?: CloudFunctionsContext): Promise<string> {
+  const token = await getToken({ context, key: process.env.KEY_PATH, timeoutMs: 5000 })
+  if (token.expiresAt === null) {
+    const from: 'YC_IAM_TOKEN' | 'YC_TOKEN' = token.source
+    return `${from}: expiry unknown`
+  }
+  return `${token.source} until ${token.expiresAt.toISOString()}`
+}

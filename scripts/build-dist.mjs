@@ -4,7 +4,7 @@
 // from PyPI into .tools/ when they are not on PATH already. Elsewhere: the plain release build.
 //   node scripts/build-dist.mjs [extra napi build args]
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { delimiter, join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname ?? new URL('..', import.meta.url).pathname, '..')
@@ -29,5 +29,13 @@ if (isGlibcX64) {
   }
   args.push('-x', '--target', 'x86_64-unknown-linux-gnu.2.17')
 }
-console.log(`build-dist: napi ${args.join(' ')}`)
-execFileSync(napi, args, { cwd: root, env, stdio: 'inherit' })
+// Build into a scratch folder, then rename into place: a process that has the old binary
+// loaded keeps its (unlinked) file instead of seeing it rewritten under it.
+const out = mkdtempSync(join(root, 'target', 'build-dist-'))
+try {
+  console.log(`build-dist: napi ${args.join(' ')}`)
+  execFileSync(napi, [...args, '--output-dir', out], { cwd: root, env, stdio: 'inherit' })
+  for (const file of readdirSync(out)) renameSync(join(out, file), join(root, file))
+} finally {
+  rmSync(out, { recursive: true, force: true })
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::cache::{self, CacheKey, Cached};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::CallOptions;
 use crate::iam::{self, Exchange};
 use crate::jwt::{self, Jwt};
@@ -40,7 +40,7 @@ pub async fn token_from_key(request: KeyRequest) -> Result<Cached> {
         identity: key.identity,
     };
     let fetch = move || async move { iam::exchange(&key, &exchange).await };
-    bounded(deadline, cache::global().get(cache_key, fetch)).await
+    cache::global().get(cache_key, fetch, deadline).await
 }
 
 pub async fn token_from_metadata(request: MetadataRequest) -> Result<Cached> {
@@ -56,7 +56,7 @@ pub async fn token_from_metadata(request: MetadataRequest) -> Result<Cached> {
         endpoint: endpoint.clone(),
     };
     let fetch = move || async move { metadata::fetch(&endpoint, call).await };
-    bounded(call.timeout, cache::global().get(cache_key, fetch)).await
+    cache::global().get(cache_key, fetch, call.timeout).await
 }
 
 pub fn create_jwt(key: KeyInput, audience: Option<String>, lifetime_secs: u64) -> Result<Jwt> {
@@ -70,18 +70,4 @@ fn uncached(token: Token) -> Cached {
         token,
         fresh_for: Duration::ZERO,
     }
-}
-
-/// Bounds a caller's wait on a refresh that another caller may have started (with its own
-/// options): this caller's `timeoutMs` still holds.
-async fn bounded(
-    timeout: Duration,
-    wait: impl std::future::Future<Output = Result<Cached>>,
-) -> Result<Cached> {
-    tokio::time::timeout(timeout, wait).await.unwrap_or_else(|_| {
-        Err(Error::timeout(format!(
-            "no token within {} ms (timeoutMs): the token service is slow or unreachable; raise timeoutMs or check the network",
-            timeout.as_millis()
-        )))
-    })
 }

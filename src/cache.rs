@@ -56,16 +56,15 @@ struct Entry {
     last_attempt: Option<Instant>,
 }
 
-#[derive(Default)]
 pub struct Cache {
     entries: Mutex<HashMap<CacheKey, Arc<Mutex<Entry>>>>,
     pub clock: Clock,
 }
 
-/// The process's cache.
+/// The process's cache, on the process's clock (the one requests are timed with).
 pub fn global() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(Cache::default)
+    CACHE.get_or_init(|| Cache::new(Clock::process()))
 }
 
 enum Step {
@@ -76,14 +75,31 @@ enum Step {
     },
 }
 
+fn ended_unexpectedly() -> Error {
+    Error::unavailable("the token refresh ended unexpectedly")
+}
+
+fn expired_on_arrival() -> Error {
+    Error::invalid_response("the token had expired by the time its answer arrived")
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep serving.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Cache {
-    /// The token for `key`, fetching it with `fetch` when the entry needs it.
-    pub async fn get<F, Fut>(&self, key: CacheKey, fetch: F) -> Result<Cached>
+    pub fn new(clock: Clock) -> Self {
+        Cache {
+            entries: Mutex::default(),
+            clock,
+        }
+    }
+
+    /// The token for `key`, fetching it with `fetch` when the entry needs it. `timeout` bounds
+    /// this caller's wait only: a refresh another caller started runs on with its own deadline,
+    /// and a wait that runs out falls back to the old token like a refresh that timed out.
+    pub async fn get<F, Fut>(&self, key: CacheKey, fetch: F, timeout: Duration) -> Result<Cached>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Token>> + Send + 'static,
@@ -96,17 +112,19 @@ impl Cache {
                 mut refresh,
                 fallback,
             } => {
-                let outcome = refresh
-                    .wait_for(Option::is_some)
-                    .await
-                    .map(|o| o.clone())
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| {
-                        Err(Error::unavailable("the token refresh ended unexpectedly"))
-                    });
+                let waited = tokio::time::timeout(timeout, refresh.wait_for(Option::is_some)).await;
+                let outcome = match waited {
+                    Ok(Ok(outcome)) => outcome.clone().unwrap_or_else(|| Err(ended_unexpectedly())),
+                    Ok(Err(_)) => Err(ended_unexpectedly()),
+                    Err(_) => Err(Error::timeout(format!(
+                        "no token within {} ms (timeoutMs): the token service is slow or \
+                         unreachable; raise timeoutMs or check the network",
+                        timeout.as_millis()
+                    ))),
+                };
                 let now = self.clock.now();
                 match (outcome, fallback) {
+                    (Ok(token), _) if token.remaining(now).is_zero() => Err(expired_on_arrival()),
                     (Ok(token), _) => Ok(self.cached(token, now)),
                     (Err(e), Some(old))
                         if matches!(e.code, ErrorCode::Unavailable | ErrorCode::Timeout)
@@ -287,12 +305,14 @@ mod tests {
     const HOUR: Duration = Duration::from_secs(3600);
 
     async fn get(cache: &Cache, up: &Arc<Upstream>) -> Result<Cached> {
-        cache.get(key(), up.fetch(cache)).await
+        cache
+            .get(key(), up.fetch(cache), Duration::from_secs(5))
+            .await
     }
 
     #[tokio::test]
     async fn a_second_call_is_answered_from_memory() {
-        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
         let second = get(&cache, &up).await.unwrap();
         assert_eq!(up.calls(), 1);
@@ -302,7 +322,10 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_first_calls_share_one_request_and_its_failure() {
-        let (cache, up) = (Arc::new(Cache::default()), Upstream::new(12 * HOUR));
+        let (cache, up) = (
+            Arc::new(Cache::new(Clock::detached())),
+            Upstream::new(12 * HOUR),
+        );
         up.fail(Some(Error::unavailable("down")));
         let calls = (0..1000).map(|_| {
             let (cache, up) = (cache.clone(), up.clone());
@@ -320,7 +343,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stale_token_is_returned_at_once_and_refreshed_behind() {
-        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
         cache.clock.advance(HOUR + Duration::from_secs(1));
         let stale = get(&cache, &up).await.unwrap();
@@ -334,7 +357,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_background_refresh_keeps_the_old_token() {
-        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
         up.fail(Some(Error::unavailable("down")));
         cache.clock.advance(2 * HOUR);
@@ -360,7 +383,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expiring_token_waits_and_falls_back_while_iam_is_down() {
-        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
         up.fail(Some(Error::timeout("slow")));
         cache.clock.advance(12 * HOUR - Duration::from_secs(120));
@@ -370,8 +393,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_wait_that_runs_out_falls_back_to_the_old_token() {
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
+        let first = get(&cache, &up).await.unwrap();
+        cache.clock.advance(12 * HOUR - Duration::from_secs(120));
+        let hanging = || std::future::pending::<Result<Token>>();
+        let got = cache
+            .get(key(), hanging, Duration::from_millis(50))
+            .await
+            .unwrap();
+        assert_eq!(got.token.access_token, first.token.access_token);
+        cache.clock.advance(Duration::from_secs(100));
+        let e = cache
+            .get(key(), hanging, Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Timeout, "20 s left: no fallback");
+    }
+
+    #[tokio::test]
     async fn an_expired_token_is_never_returned() {
-        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         get(&cache, &up).await.unwrap();
         up.fail(Some(Error::unavailable("down")));
         cache.clock.advance(12 * HOUR - Duration::from_secs(20));
@@ -389,7 +431,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_rejected_key_evicts_the_entry() {
-        let (cache, up) = (Cache::default(), Upstream::new(12 * HOUR));
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         get(&cache, &up).await.unwrap();
         up.fail(Some(
             Error::new(ErrorCode::IamRejected, "deleted").with_status(401),
@@ -409,7 +451,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_service_that_keeps_a_near_expiry_token_is_not_hammered() {
-        let (cache, up) = (Cache::default(), Upstream::new(Duration::from_secs(200)));
+        let (cache, up) = (
+            Cache::new(Clock::detached()),
+            Upstream::new(Duration::from_secs(200)),
+        );
         for _ in 0..120 {
             let got = get(&cache, &up).await.unwrap();
             assert!(!got.token.remaining(cache.clock.now()).is_zero());

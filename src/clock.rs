@@ -1,14 +1,17 @@
 //! Time: the monotonic clock that tokens are reckoned on, the wall clock that callers see, and
-//! the cache's own clock, which tests can move forward so the one-hour and five-minute rules
-//! are tested without waiting. Moving it only makes tokens look older, so it can never make an
-//! expired token look valid.
+//! a forward offset that tests can move so the one-hour and five-minute rules are tested
+//! without waiting. Moving it only makes tokens look older, so it can never make an expired
+//! token look valid.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The monotonic now.
+static PROCESS_OFFSET_MS: AtomicU64 = AtomicU64::new(0);
+
+/// The process's monotonic now (plus the test offset): when requests are sent, and what the
+/// process's cache goes by.
 pub fn now() -> Instant {
-    Instant::now()
+    Clock::process().now()
 }
 
 /// Milliseconds since the Unix epoch on the wall clock.
@@ -18,16 +21,24 @@ pub fn wall_ms() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
-/// The monotonic clock plus a forward offset.
-#[derive(Debug, Default)]
+/// A monotonic clock with a forward offset: the process's, or (in tests) one of its own.
+#[derive(Debug, Clone, Copy)]
 pub struct Clock {
-    offset_ms: AtomicU64,
+    offset_ms: &'static AtomicU64,
 }
 
 impl Clock {
-    pub const fn new() -> Self {
+    pub fn process() -> Self {
         Clock {
-            offset_ms: AtomicU64::new(0),
+            offset_ms: &PROCESS_OFFSET_MS,
+        }
+    }
+
+    /// A clock whose offset moves alone (for tests that run side by side).
+    #[cfg(test)]
+    pub fn detached() -> Self {
+        Clock {
+            offset_ms: Box::leak(Box::new(AtomicU64::new(0))),
         }
     }
 
@@ -36,7 +47,7 @@ impl Clock {
     }
 
     pub fn advance(&self, by: Duration) {
-        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX / 2);
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX / 4);
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
     }
 }

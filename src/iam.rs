@@ -114,6 +114,9 @@ fn parse_token(
     let mut token = Token::new(answer.iam_token, sent_at, sent_wall_ms, lifetime);
     // The caller sees IAM's own expiresAt; the cache goes by the (capped) monotonic expiry.
     token.expires_at_ms = expires_at_ms;
+    if token.has_expired() {
+        return Err(bad("the token had expired by the time the answer arrived"));
+    }
     Ok(token)
 }
 

@@ -120,7 +120,13 @@ fn parse_token(
         Some(_) => return Err(bad("token_type is not Bearer".into())),
     }
     let lifetime = lifetime_from_secs(expires_in, "the answer's", bad)?;
-    Ok(Token::new(access_token, sent_at, sent_wall_ms, lifetime))
+    let token = Token::new(access_token, sent_at, sent_wall_ms, lifetime);
+    if token.has_expired() {
+        return Err(bad(
+            "the token had expired by the time the answer arrived".into()
+        ));
+    }
+    Ok(token)
 }
 
 #[cfg(test)]

@@ -40,6 +40,11 @@ impl Token {
     pub fn remaining(&self, now: Instant) -> Duration {
         self.expires_at.saturating_duration_since(now)
     }
+
+    /// Whether the token is dead already (a slow answer can outlive a short token).
+    pub fn has_expired(&self) -> bool {
+        self.remaining(crate::clock::now()).is_zero()
+    }
 }
 
 impl fmt::Debug for Token {
