@@ -85,7 +85,7 @@ fn rejection(status: StatusCode, body: &[u8], what: &str) -> Error {
     .with_status(status.as_u16())
 }
 
-fn parse_token(
+pub fn parse_token(
     body: &[u8],
     sent_at: std::time::Instant,
     sent_wall_ms: f64,

@@ -92,7 +92,7 @@ fn not_here(mut failure: Failure) -> Failure {
     failure
 }
 
-fn parse_token(
+pub fn parse_token(
     body: &[u8],
     sent_at: std::time::Instant,
     sent_wall_ms: f64,
