@@ -88,6 +88,8 @@ export type ErrorCode =
   | 'ERR_TIMEOUT'
   | 'ABORT_ERR'
   | 'ERR_INVALID_RESPONSE'
+  /** A bug in this package (a caught panic): please report it. */
+  | 'ERR_INTERNAL'
 
 /** What every failure is: an `Error` with a stable `code`, and the HTTP `status` where an
  *  answer caused it. */

@@ -42,6 +42,7 @@ let objectSlots = new WeakMap()
 let pathSlots = new Map()
 let metadataSlots = new Map()
 const MAX_PATHS = 64
+const MAX_PATH_CHARS = 4096
 
 const privateKeyOf = (key) => key.private_key ?? key.privateKey
 
@@ -51,7 +52,7 @@ function slotsFor(key) {
     if (slots === undefined) objectSlots.set(key, (slots = new Map()))
     return slots
   }
-  if (typeof key === 'string' && !key.trimStart().startsWith('{')) {
+  if (typeof key === 'string' && key.length <= MAX_PATH_CHARS && !key.trimStart().startsWith('{')) {
     let slots = pathSlots.get(key)
     if (slots === undefined) {
       if (pathSlots.size >= MAX_PATHS) pathSlots.clear()
@@ -183,7 +184,9 @@ function getToken(options) {
       // Let the native side reject it with its usual ERR_INVALID_ARG.
       return tokenFromMetadata(options)
     }
-    const { context, key, metadataEndpoint, ...rest } = options ?? {}
+    const { context, key, endpoint, audience, metadataEndpoint, timeoutMs, retries, cache, signal } = options ?? {}
+    const call = { timeoutMs, retries, cache, signal }
+    const keyOptions = { ...call, endpoint, audience }
     const tried = []
 
     if (context != null) {
@@ -193,11 +196,11 @@ function getToken(options) {
       tried.push('context: not given')
     }
 
-    if (key != null) return tokenFromKey(key, rest).then(withSource('key'))
+    if (key != null) return tokenFromKey(key, keyOptions).then(withSource('key'))
     const keyFile = process.env[ENV_KEY_FILE]
-    if (keyFile) return tokenFromKey(keyFile, rest).then(withSource(ENV_KEY_FILE))
+    if (keyFile) return tokenFromKey(keyFile, keyOptions).then(withSource(ENV_KEY_FILE))
     const keyJson = process.env[ENV_KEY]
-    if (keyJson) return tokenFromKey(keyJson, rest).then(withSource(ENV_KEY))
+    if (keyJson) return tokenFromKey(keyJson, keyOptions).then(withSource(ENV_KEY))
     tried.push(`key: options.key not given, ${ENV_KEY_FILE} and ${ENV_KEY} not set`)
 
     for (const name of ENV_TOKENS) {
@@ -208,8 +211,7 @@ function getToken(options) {
       tried.push(value ? `${name}: set, but not an IAM token (t1.…)` : `${name}: not set`)
     }
 
-    const metadataOptions = { ...rest, endpoint: metadataEndpoint }
-    return tokenFromMetadata(metadataOptions).then(withSource('metadata'), (error) => {
+    return tokenFromMetadata({ ...call, endpoint: metadataEndpoint }).then(withSource('metadata'), (error) => {
       if (!['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_NO_SERVICE_ACCOUNT'].includes(error.code)) throw error
       tried.push(`metadata service: ${error.message}`)
       throw noCredentials(tried, error)

@@ -15,7 +15,7 @@ import path from 'node:path'
 import { after, before, beforeEach, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
-import pkg from '../index.js'
+import pkg from './package.mjs'
 import { startEmulator } from './emulator.mjs'
 import { generateAuthorizedKey, stripPleaseLine, writeKeyFile } from './keys.mjs'
 

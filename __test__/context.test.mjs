@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { inspect } from 'node:util'
 
-import { tokenFromContext } from '../index.js'
+import { tokenFromContext } from './package.mjs'
 
 const TOKEN = 't1.9euelZrPzsvHm5KOycaXlJnMj5DPlO3rnpWajZqSm5rJmZLMl5mPz8aOx8_l'
 

@@ -7,7 +7,8 @@ import https from 'node:https'
 export const IAM_PATH = '/iam/v1/tokens'
 export const METADATA_PATH = '/computeMetadata/v1/instance/service-accounts/default/token'
 
-const DEFAULTS = { iatLeewaySec: 5, tokenLifetimeSec: 43200, metadataToken: undefined, metadataStatus: 200 }
+// clockOffsetMs: the emulated IAM's clock is this far from the local one (negative: IAM behind).
+const DEFAULTS = { clockOffsetMs: 0, iatLeewaySec: 5, tokenLifetimeSec: 43200, metadataToken: undefined, metadataStatus: 200 }
 // Default error bodies for status faults, with the gRPC code Yandex's gateway would use.
 const GRPC = {
   400: [3, 'invalid argument'], 401: [16, 'unauthenticated'], 403: [7, 'permission denied'],
@@ -105,7 +106,7 @@ export async function startEmulator({ tls } = {}) {
 
   const iamSuccess = () => ({
     iamToken: randomToken(),
-    expiresAt: rfc3339Nanos(Date.now() + emu.tokenLifetimeSec * 1000),
+    expiresAt: rfc3339Nanos(Date.now() + emu.clockOffsetMs + emu.tokenLifetimeSec * 1000),
   })
   const metadataSuccess = async (rec) => {
     const t = emu.metadataToken
@@ -136,7 +137,7 @@ export async function startEmulator({ tls } = {}) {
     if (claims.aud !== emu.audience) return `JWT aud must be ${emu.audience}`
     const { iat, exp } = claims
     if (!Number.isFinite(iat) || !Number.isFinite(exp)) return 'JWT iat and exp must be numbers'
-    const now = Date.now() / 1000
+    const now = (Date.now() + emu.clockOffsetMs) / 1000
     if (exp <= iat) return 'JWT exp must be after iat'
     if (exp - iat > 3600) return 'JWT lifetime (exp - iat) exceeds 3600 seconds'
     if (exp <= now) return 'JWT has expired'

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, before, beforeEach, test } from 'node:test'
 import { inspect } from 'node:util'
 
-import { getToken } from '../index.js'
+import { getToken } from './package.mjs'
 import { startEmulator } from './emulator.mjs'
 import { generateAuthorizedKey, writeKeyFile } from './keys.mjs'
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import util from 'node:util'
 import { after, before, beforeEach, test } from 'node:test'
-import pkg from '../index.js'
+import pkg from './package.mjs'
 import { startEmulator } from './emulator.mjs'
 import { generateAuthorizedKey } from './keys.mjs'
 

@@ -8,7 +8,7 @@ import path from 'node:path'
 import util from 'node:util'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import * as jose from 'jose'
-import pkg from '../index.js'
+import pkg from './package.mjs'
 import { startEmulator } from './emulator.mjs'
 import { generateAuthorizedKey, generateOtherKey, stripPleaseLine, writeKeyFile } from './keys.mjs'
 

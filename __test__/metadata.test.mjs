@@ -9,7 +9,7 @@ import { after, afterEach, before, beforeEach, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import util from 'node:util'
 
-import pkg from '../index.js'
+import pkg from './package.mjs'
 import { startEmulator } from './emulator.mjs'
 import { generateAuthorizedKey } from './keys.mjs'
 import { startProxy } from './proxy.mjs'

@@ -16,6 +16,8 @@ pub enum ErrorCode {
     Timeout,
     Aborted,
     InvalidResponse,
+    /// A bug in this package (a caught panic), never a user's mistake.
+    Internal,
 }
 
 impl ErrorCode {
@@ -29,6 +31,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "ERR_TIMEOUT",
             ErrorCode::Aborted => "ABORT_ERR",
             ErrorCode::InvalidResponse => "ERR_INVALID_RESPONSE",
+            ErrorCode::Internal => "ERR_INTERNAL",
         }
     }
 }
@@ -84,6 +87,14 @@ impl Error {
 
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Timeout, message)
+    }
+
+    /// A panic caught at the boundary: its payload is not shown (it could say anything).
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "internal error in yc-iam-token (a bug): please report it with the steps that led here",
+        )
     }
 
     pub fn aborted() -> Self {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
 use crate::clock;
 use crate::error::{Error, ErrorCode, Result};
@@ -43,13 +44,13 @@ pub async fn exchange(key: &AuthorizedKey, request: &Exchange) -> Result<Token> 
     http::with_retries(&what, request.call, || async {
         // A fresh JWT for each attempt: its iat must be recent.
         let jwt = jwt::create_jwt(key, &request.audience, jwt::MAX_LIFETIME_SECS)?;
-        let body = serde_json::json!({ "jwt": jwt.expose() }).to_string();
+        let body = Zeroizing::new(serde_json::json!({ "jwt": jwt.expose() }).to_string());
         let sent_at = clock::now();
         let sent_wall_ms = clock::wall_ms();
         let response = client
             .post(&request.endpoint)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
+            .body(body.as_bytes().to_vec())
             .send()
             .await
             .map_err(|e| http::send_failure(&e, &what, true))?;
@@ -123,6 +124,7 @@ pub fn parse_token(
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` into ms since the Unix epoch.
 pub fn parse_rfc3339_ms(s: &str) -> Option<f64> {
     let b = s.as_bytes();
+    let at = |i: usize| b.get(i).copied();
     let num = |from: usize, len: usize| -> Option<i64> {
         let part = s.get(from..from + len)?;
         part.bytes()
@@ -130,11 +132,11 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<f64> {
             .then(|| part.parse().ok())?
     };
     if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
+        || at(4) != Some(b'-')
+        || at(7) != Some(b'-')
+        || !matches!(at(10), Some(b'T' | b't' | b' '))
+        || at(13) != Some(b':')
+        || at(16) != Some(b':')
     {
         return None;
     }
@@ -160,12 +162,12 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<f64> {
             return None;
         }
         // Whole milliseconds, truncated as Date.parse does; the nanoseconds beyond are dropped.
-        let digits = &s[start..i.min(start + 3)];
+        let digits = s.get(start..i.min(start + 3))?;
         millis = digits.parse::<i64>().ok()? * 10_i64.pow(3 - digits.len() as u32);
     }
     let offset_min = match b.get(i)? {
         b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+        sign @ (b'+' | b'-') if i + 6 == b.len() && at(i + 3) == Some(b':') => {
             let m = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
             if *sign == b'+' {
                 m

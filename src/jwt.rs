@@ -15,6 +15,7 @@ use jsonwebtoken::crypto::JwtSigner;
 use jsonwebtoken::signature::{self, Signer};
 use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::key::AuthorizedKey;
@@ -27,16 +28,12 @@ pub const IAT_BACKDATE_SECS: u64 = 5;
 // arrival), but never more than an hour after `iat`, as IAM requires: the default JWT is
 // valid for 3595 s from now.
 
-/// A signed JWT. It is a bearer credential for an hour: never printed.
-pub struct Jwt(String);
+/// A signed JWT. It is a bearer credential for an hour: never printed, wiped when dropped.
+pub struct Jwt(Zeroizing<String>);
 
 impl Jwt {
     pub fn expose(&self) -> &str {
         &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
     }
 }
 
@@ -105,7 +102,7 @@ pub fn create_jwt(key: &AuthorizedKey, audience: &str, lifetime_secs: u64) -> Re
         .map_err(|_| Error::invalid_key("signing the JWT with this RSA key failed"))?;
     jwt.push('.');
     URL_SAFE_NO_PAD.encode_string(sig, &mut jwt);
-    Ok(Jwt(jwt))
+    Ok(Jwt(Zeroizing::new(jwt)))
 }
 
 fn b64_json<T: Serialize>(value: &T) -> Result<String> {

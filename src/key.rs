@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::RsaKeyPair;
 
+use zeroize::Zeroizing;
+
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -21,7 +23,7 @@ const MIN_RSA_BITS: usize = 2048;
 /// Parsed keys kept at most; a process uses one or two, so the map is simply emptied when full.
 const MAX_KEPT_KEYS: usize = 64;
 
-/// What the caller passed as `key`.
+/// What the caller passed as `key`. Its text and bytes are zeroized once read.
 pub enum KeyInput {
     /// A JS object (its fields, as `Value`).
     Object(Value),
@@ -62,9 +64,11 @@ impl KeyInput {
 pub fn load(input: KeyInput) -> Result<AuthorizedKey> {
     match input {
         KeyInput::Object(value) => from_value(&value, "key object"),
-        KeyInput::Text(text) if looks_like_json(&text) => from_json_text(&text, "key JSON text"),
-        KeyInput::Text(path) => from_file(&path),
-        KeyInput::Bytes(bytes) => from_bytes(&bytes, "key Buffer"),
+        KeyInput::Text(text) if looks_like_json(&text) => {
+            from_json_text(&Zeroizing::new(text), "key JSON text")
+        }
+        KeyInput::Text(path) => from_file(&Zeroizing::new(path)),
+        KeyInput::Bytes(bytes) => from_bytes(&Zeroizing::new(bytes), "key Buffer"),
     }
 }
 
@@ -103,12 +107,12 @@ fn from_file(path: &str) -> Result<AuthorizedKey> {
     if meta.len() > MAX_KEY_BYTES as u64 {
         return Err(too_big(usize::try_from(meta.len()).unwrap_or(usize::MAX)));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
         Error::invalid_key(format!(
             "cannot read the key file {shown}: {}",
             io_reason(&e)
         ))
-    })?;
+    })?);
     from_bytes(&bytes, &format!("key file {shown}"))
 }
 
@@ -241,14 +245,14 @@ fn private_key_der(pem_text: &str, form: Form) -> Result<Der> {
             "field \"{pk}\" holds no PEM block (-----BEGIN PRIVATE KEY-----)"
         )));
     };
-    let block = pem::parse(&pem_text[start..]).map_err(|_| {
+    let block = pem::parse(pem_text.get(start..).unwrap_or_default()).map_err(|_| {
         Error::invalid_key(format!(
             "field \"{pk}\" holds a PEM block that does not parse: is it truncated or damaged?"
         ))
     })?;
     match block.tag() {
-        "PRIVATE KEY" => Ok(Der::Pkcs8(block.into_contents())),
-        "RSA PRIVATE KEY" => Ok(Der::Pkcs1(block.into_contents())),
+        "PRIVATE KEY" => Ok(Der::Pkcs8(Zeroizing::new(block.into_contents()))),
+        "RSA PRIVATE KEY" => Ok(Der::Pkcs1(Zeroizing::new(block.into_contents()))),
         "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(Error::invalid_key(format!(
             "field \"{pk}\" holds a public key; it needs the authorized key's private key"
         ))),
@@ -263,8 +267,8 @@ fn private_key_der(pem_text: &str, form: Form) -> Result<Der> {
 }
 
 enum Der {
-    Pkcs8(Vec<u8>),
-    Pkcs1(Vec<u8>),
+    Pkcs8(Zeroizing<Vec<u8>>),
+    Pkcs1(Zeroizing<Vec<u8>>),
 }
 
 impl Der {

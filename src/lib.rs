@@ -2,6 +2,15 @@
 //! anything about tokens; that is the Rust core's job (`api` and the modules it uses).
 
 #![deny(clippy::all)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod api;
 pub mod cache;
@@ -22,7 +31,7 @@ mod test_support;
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
-use napi::{JsValue, ValueType};
+use napi::{JsString, JsValue, ValueType};
 use napi_derive::napi;
 use tokio::sync::watch;
 
@@ -79,7 +88,7 @@ impl Cancel {
 #[napi(ts_return_type = "Promise<NativeToken>")]
 pub fn token_from_context<'env>(env: &'env Env, context: Unknown<'env>) -> Result<Unknown<'env>> {
     let context = read_value(context, CONTEXT_FIELDS)?;
-    match context::token_from_context(&context) {
+    match guard(|| context::token_from_context(&context)) {
         Ok(token) => {
             let cached = Cached {
                 token,
@@ -98,7 +107,7 @@ pub fn token_from_key<'env>(
     options: Option<Unknown<'env>>,
     cancel: Option<&Cancel>,
 ) -> Result<Unknown<'env>> {
-    let request = (|| {
+    let request = guard(|| {
         let options = read_options(options, KEY_OPTIONS)?;
         let endpoint =
             opt_string(&options, "endpoint")?.unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
@@ -114,7 +123,7 @@ pub fn token_from_key<'env>(
             },
             cache: opt_bool(&options, "cache")?.unwrap_or(true),
         })
-    })();
+    });
     match request {
         Ok(request) => spawn(env, cancel, api::token_from_key(request)),
         Err(e) => rejected(env, &e),
@@ -127,7 +136,7 @@ pub fn token_from_metadata<'env>(
     options: Option<Unknown<'env>>,
     cancel: Option<&Cancel>,
 ) -> Result<Unknown<'env>> {
-    let request = (|| {
+    let request = guard(|| {
         let options = read_options(options, METADATA_OPTIONS)?;
         let endpoint = metadata::resolve_endpoint(
             opt_string(&options, "endpoint")?,
@@ -142,25 +151,30 @@ pub fn token_from_metadata<'env>(
             )?,
             cache: opt_bool(&options, "cache")?.unwrap_or(true),
         })
-    })();
+    });
     match request {
         Ok(request) => spawn(env, cancel, api::token_from_metadata(request)),
         Err(e) => rejected(env, &e),
     }
 }
 
-#[napi]
-pub fn create_jwt(env: &Env, key: Unknown, options: Option<Unknown>) -> Result<String> {
-    let jwt = (|| {
+#[napi(ts_return_type = "string")]
+pub fn create_jwt<'env>(
+    env: &'env Env,
+    key: Unknown,
+    options: Option<Unknown>,
+) -> Result<JsString<'env>> {
+    let jwt = guard(|| {
         let options = read_options(options, JWT_OPTIONS)?;
         let lifetime = match opt_number(&options, "lifetimeSec")? {
             Some(secs) => jwt::check_lifetime(secs)?,
             None => jwt::MAX_LIFETIME_SECS,
         };
         api::create_jwt(key_input(key)?, opt_string(&options, "audience")?, lifetime)
-    })();
+    });
     match jwt {
-        Ok(jwt) => Ok(jwt.into_string()),
+        // Straight into a JS string: the Rust copy is wiped when `jwt` drops.
+        Ok(jwt) => env.create_string(jwt.expose()),
         Err(e) => Err(thrown(env, &e)),
     }
 }
@@ -190,14 +204,19 @@ fn spawn<'env>(
 ) -> Result<Unknown<'env>> {
     let mut cancelled = cancel.map(|c| c.fired.subscribe());
     let future = async move {
+        // Its own task, so that a panic in it becomes ERR_INTERNAL instead of a lost promise.
+        let mut task = tokio::spawn(work);
         let outcome = match cancelled.as_mut() {
             // Biased: a signal that fired before the call wins over a token already cached.
             Some(cancelled) => tokio::select! {
                 biased;
-                _ = cancelled.wait_for(|fired| *fired) => Err(Error::aborted()),
-                outcome = work => outcome,
+                _ = cancelled.wait_for(|fired| *fired) => {
+                    task.abort();
+                    Err(Error::aborted())
+                }
+                joined = &mut task => joined.unwrap_or_else(|_| Err(Error::internal())),
             },
-            None => work.await,
+            None => task.await.unwrap_or_else(|_| Err(Error::internal())),
         };
         Ok(outcome)
     };
@@ -206,6 +225,12 @@ fn spawn<'env>(
         Err(e) => Err(napi::Error::from(js_error(env, &e)?)),
     })?;
     Ok(promise.to_unknown())
+}
+
+/// Runs the synchronous part of a call, turning a panic into ERR_INTERNAL.
+fn guard<T>(work: impl FnOnce() -> error::Result<T>) -> error::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .unwrap_or_else(|_| Err(Error::internal()))
 }
 
 fn rejected<'env>(env: &'env Env, e: &Error) -> Result<Unknown<'env>> {
@@ -286,7 +311,10 @@ fn read_value(value: Unknown, fields: Fields) -> Result<Value> {
         ValueType::Null => Value::Null,
         ValueType::Boolean => Value::Bool(unsafe { value.cast::<bool>() }?),
         ValueType::Number => Value::Number(unsafe { value.cast::<f64>() }?),
-        ValueType::String => Value::String(unsafe { value.cast::<String>() }?),
+        ValueType::String => match short_string(value)? {
+            Some(s) => Value::String(s),
+            None => Value::Other("an over-long string"),
+        },
         ValueType::Object if value.is_array()? => Value::Other("array"),
         ValueType::Object if value.is_buffer()? => Value::Other("Buffer"),
         ValueType::Object => {
@@ -303,6 +331,18 @@ fn read_value(value: Unknown, fields: Fields) -> Result<Value> {
         ValueType::BigInt => Value::Other("bigint"),
         _ => Value::Other("value of another kind"),
     })
+}
+
+/// Strings longer than this are not copied out of JS at all: nothing the package reads (a key,
+/// a URL, a token) is that long, and copying megabytes per call would be a denial of service.
+const MAX_STRING_CHARS: usize = key::MAX_KEY_BYTES;
+
+fn short_string(value: Unknown) -> Result<Option<String>> {
+    let string = unsafe { value.cast::<JsString>() }?;
+    if string.utf16_len()? > MAX_STRING_CHARS {
+        return Ok(None);
+    }
+    Ok(Some(string.into_utf8()?.into_owned()?))
 }
 
 fn key_input(key: Unknown) -> std::result::Result<KeyInput, Error> {

@@ -3,7 +3,11 @@
 //! The napi layer builds it from JS objects (reading only the fields a parser asks for),
 //! and `from_json` builds it from JSON text, so each parser is written once for both.
 
-#[derive(Debug, Clone, PartialEq)]
+use std::fmt;
+
+use zeroize::Zeroize;
+
+#[derive(Clone, PartialEq)]
 pub enum Value {
     Missing,
     Null,
@@ -15,6 +19,30 @@ pub enum Value {
     Other(&'static str),
 }
 
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(s) => write!(f, "String([redacted], {} bytes)", s.len()),
+            Value::Object(fields) => f
+                .debug_map()
+                .entries(fields.iter().map(|(k, v)| (k, v)))
+                .finish(),
+            other => f.write_str(other.type_name()),
+        }
+    }
+}
+
+/// Strings here may be private keys or tokens: wipe them when dropped.
+impl Drop for Value {
+    fn drop(&mut self) {
+        if let Value::String(s) = self {
+            s.zeroize();
+        }
+    }
+}
+
+static MISSING: Value = Value::Missing;
+
 impl Value {
     /// The field `name` of an object; `Missing` for non-objects and absent fields.
     pub fn get(&self, name: &str) -> &Value {
@@ -22,8 +50,8 @@ impl Value {
             Value::Object(fields) => fields
                 .iter()
                 .find(|(k, _)| k == name)
-                .map_or(&Value::Missing, |(_, v)| v),
-            _ => &Value::Missing,
+                .map_or(&MISSING, |(_, v)| v),
+            _ => &MISSING,
         }
     }
 
@@ -69,9 +97,9 @@ mod tests {
     fn get_tells_missing_from_null() {
         let v = Value::from_json(serde_json::json!({"a": null, "b": {"c": 1}}));
         assert_eq!(v.get("a"), &Value::Null);
-        assert_eq!(v.get("x"), &Value::Missing);
+        assert_eq!(v.get("x"), &MISSING);
         assert_eq!(v.get("b").get("c"), &Value::Number(1.0));
-        assert_eq!(Value::String("s".into()).get("a"), &Value::Missing);
+        assert_eq!(Value::String("s".into()).get("a"), &MISSING);
         assert_eq!(
             Value::from_json(serde_json::json!([1])).type_name(),
             "array"
