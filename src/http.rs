@@ -85,7 +85,9 @@ fn cached_client(
     builder: impl FnOnce() -> reqwest::ClientBuilder,
 ) -> Result<&'static Client> {
     cell.get_or_init(|| {
+        let tls = crate::tls::client_config().map_err(|e| e.to_string())?;
         builder()
+            .tls_backend_preconfigured(tls)
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(50))

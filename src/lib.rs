@@ -22,6 +22,7 @@ pub mod iam;
 pub mod jwt;
 pub mod key;
 pub mod metadata;
+pub mod tls;
 pub mod token;
 pub mod value;
 
