@@ -31,6 +31,7 @@ after(async () => {
 })
 beforeEach(() => {
   for (const name of ENV) delete process.env[name]
+  process.env.YC_METADATA_ADDR = '127.0.0.1:9' // never the real link-local address
   emu.reset()
 })
 

@@ -5,6 +5,10 @@ import { appendFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { inspect } from 'node:util'
 
+// No test may reach the real metadata address (run.mjs also isolates the network where it
+// can): unless a test sets it, the metadata service is a closed loopback port.
+process.env.YC_METADATA_ADDR ??= '127.0.0.1:9'
+
 const pkg = createRequire(import.meta.url)('../index.js')
 const log = process.env.YC_TEST_ERROR_LOG
 
