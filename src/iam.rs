@@ -143,7 +143,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<f64> {
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
     let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
     if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
         || second > 60
@@ -168,7 +168,11 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<f64> {
     let offset_min = match b.get(i)? {
         b'Z' | b'z' if i + 1 == b.len() => 0,
         sign @ (b'+' | b'-') if i + 6 == b.len() && at(i + 3) == Some(b':') => {
-            let m = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
+            let (h, m) = (num(i + 1, 2)?, num(i + 4, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let m = h * 60 + m;
             if *sign == b'+' {
                 m
             } else {
@@ -180,6 +184,15 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<f64> {
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
     Some((secs * 1000 + millis) as f64)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -219,6 +232,10 @@ mod tests {
             "2026-11-23T02:06:27.Z",
             "2026-11-23T02:06:27Zjunk",
             "２026-11-23T02:06:27Z",
+            "2099-02-31T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2026-11-23T02:06:27+99:99",
+            "2026-11-23T02:06:27+03:60",
         ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }

@@ -280,11 +280,19 @@ impl Der {
 }
 
 fn identity_of(key_id: &str, sa_id: &str, der: &Der) -> Identity {
+    // The encoding is part of the identity too, so that what a parse accepts never depends on
+    // which encoding of the same key was parsed before (the kept key pairs share this key).
+    let kind: &[u8] = match der {
+        Der::Pkcs8(_) => b"pkcs8",
+        Der::Pkcs1(_) => b"pkcs1",
+    };
     let mut ctx = digest::Context::new(&digest::SHA256);
     for part in [
         key_id.as_bytes(),
         b"\0",
         sa_id.as_bytes(),
+        b"\0",
+        kind,
         b"\0",
         der.bytes(),
     ] {
