@@ -35,57 +35,95 @@ function loadNative() {
 let clockOffsetMs = 0
 const now = () => performance.now() + clockOffsetMs
 
-// Memo slots, per input and per `endpoint` option. Key objects are held weakly; JSON text and
-// Buffers are not memoized here (a JSON text key would keep the private key as a map key), so
-// they always ask the native cache.
+// Memo slots, per key input and per `endpoint` option; a slot holds the settled promise of a
+// frozen IamToken, handed out as it is while the native cache calls the token fresh.
+// - key objects: held weakly, and checked against their private key (changed in place: another key);
+// - paths: by the path (a rotated file is read again at the next refresh, within the hour);
+// - JSON text: the last one only (as YC_SERVICE_ACCOUNT_KEY passes it on every call); it holds
+//   the text the caller's environment already holds;
+// - Buffers: not memoized (their bytes can change under us): they ask the native cache.
 let objectSlots = new WeakMap()
 let pathSlots = new Map()
+let lastJson = { text: undefined, slots: undefined }
 let metadataSlots = new Map()
 const MAX_PATHS = 64
 const MAX_PATH_CHARS = 4096
 
 const privateKeyOf = (key) => key.private_key ?? key.privateKey
+const isJsonText = (text) => text.trimStart().startsWith('{') // trimStart drops a BOM too
 
-function slotsFor(key) {
-  if (typeof key === 'object' && key !== null && !Buffer.isBuffer(key)) {
+/** The slots of a key input, made when `make` is set; undefined for inputs not memoized. */
+function slotsOf(key, make) {
+  if (typeof key === 'object' && key !== null) {
     let slots = objectSlots.get(key)
-    if (slots === undefined) objectSlots.set(key, (slots = new Map()))
+    if (slots === undefined && make && !Buffer.isBuffer(key)) objectSlots.set(key, (slots = new Map()))
     return slots
   }
-  if (typeof key === 'string' && key.length <= MAX_PATH_CHARS && !key.trimStart().startsWith('{')) {
-    let slots = pathSlots.get(key)
-    if (slots === undefined) {
+  if (typeof key !== 'string') return undefined
+  if (key === lastJson.text) return lastJson.slots
+  let slots = pathSlots.get(key)
+  if (slots === undefined && make && key.length <= MAX_PATH_CHARS) {
+    slots = new Map()
+    if (isJsonText(key)) {
+      lastJson = { text: key, slots }
+    } else {
       if (pathSlots.size >= MAX_PATHS) pathSlots.clear()
-      pathSlots.set(key, (slots = new Map()))
+      pathSlots.set(key, slots)
     }
-    return slots
   }
-  return undefined
+  return slots
 }
 
-/** The memoized token, if the native cache called it fresh until later than now. */
+/** The memoized answer, if the native cache called its token fresh until later than now. */
 function fresh(slots, endpoint, key) {
-  const slot = slots.get(endpoint)
-  if (slot === undefined || now() >= slot.freshUntil) return undefined
-  // A key object changed in place is another key.
-  if (key !== undefined && typeof key === 'object' && privateKeyOf(key) !== slot.privateKey) return undefined
-  return slot.token
+  const slot = slots?.get(endpoint)
+  if (slot === undefined || !(now() < slot.freshUntil)) return undefined
+  if (slot.privateKey !== undefined && privateKeyOf(key) !== slot.privateKey) return undefined
+  return slot.answer
 }
 
-function remember(slots, endpoint, key, token) {
-  if (token.freshForMs > 0) {
-    const privateKey = typeof key === 'object' ? privateKeyOf(key) : undefined
-    slots.set(endpoint, { token, freshUntil: now() + token.freshForMs, privateKey })
-  } else {
-    slots.delete(endpoint)
+function slotOf(slots, endpoint) {
+  let slot = slots.get(endpoint)
+  if (slot === undefined) slots.set(endpoint, (slot = { answer: undefined, freshUntil: 0, privateKey: undefined, flights: new Map() }))
+  return slot
+}
+
+/**
+ * Asks the native side, sharing one native call among the callers that ask for the same slot at
+ * the same time with the same options and no signal (each signal must end its own caller's wait
+ * only). The native cache shares upstream requests too; this also spares the 999 native calls
+ * when a thousand handlers start at once.
+ */
+function ask(slots, endpoint, key, options, call) {
+  if (slots === undefined) return start(options, call).then((token) => settle(undefined, key, token))
+  const slot = slotOf(slots, endpoint)
+  const shared = options?.signal == null ? `${options?.timeoutMs}|${options?.retries}|${options?.audience}` : undefined
+  const pending = shared === undefined ? undefined : slot.flights.get(shared)
+  if (pending !== undefined) return pending
+  const answer = start(options, call).then((token) => settle(slot, key, token))
+  if (shared !== undefined) {
+    slot.flights.set(shared, answer)
+    const done = () => slot.flights.delete(shared)
+    answer.then(done, done)
   }
+  return answer
 }
 
-const toIamToken = (token) => ({
-  accessToken: token.accessToken,
-  expiresAt: new Date(token.expiresAtMs),
-  tokenType: 'Bearer',
-})
+/** Turns a native token into the caller's IamToken, memoizing it in `slot` when it is fresh. */
+function settle(slot, key, token) {
+  const iamToken = Object.freeze({
+    accessToken: token.accessToken,
+    expiresAt: new Date(token.expiresAtMs),
+    tokenType: 'Bearer',
+  })
+  if (slot !== undefined) {
+    const answer = Promise.resolve(iamToken)
+    slot.answer = token.freshForMs > 0 ? answer : undefined
+    slot.freshUntil = token.freshForMs > 0 ? now() + token.freshForMs : 0
+    slot.privateKey = typeof key === 'object' ? privateKeyOf(key) : undefined
+  }
+  return iamToken
+}
 
 const NO_OPTIONS = Object.freeze({})
 
@@ -128,15 +166,12 @@ function start(options, call) {
 function tokenFromKey(key, options) {
   try {
     const memo = memoOptions(options)
-    const slots = memo === null ? undefined : slotsFor(key)
-    if (slots !== undefined) {
-      const token = fresh(slots, memo.endpoint, key)
-      if (token !== undefined) return Promise.resolve(toIamToken(token))
+    if (memo !== null) {
+      const answer = fresh(slotsOf(key, false), memo.endpoint, key)
+      if (answer !== undefined) return answer
     }
-    return start(options, (cancel) => native.tokenFromKey(key, options, cancel)).then((token) => {
-      if (slots !== undefined) remember(slots, memo.endpoint, key, token)
-      return toIamToken(token)
-    })
+    const slots = memo === null ? undefined : slotsOf(key, true)
+    return ask(slots, memo?.endpoint, key, options, (cancel) => native.tokenFromKey(key, options, cancel))
   } catch (error) {
     return Promise.reject(error)
   }
@@ -146,13 +181,11 @@ function tokenFromMetadata(options) {
   try {
     const memo = memoOptions(options)
     if (memo !== null) {
-      const token = fresh(metadataSlots, memo.endpoint, undefined)
-      if (token !== undefined) return Promise.resolve(toIamToken(token))
+      const answer = fresh(metadataSlots, memo.endpoint, undefined)
+      if (answer !== undefined) return answer
     }
-    return start(options, (cancel) => native.tokenFromMetadata(options, cancel)).then((token) => {
-      if (memo !== null) remember(metadataSlots, memo.endpoint, undefined, token)
-      return toIamToken(token)
-    })
+    const slots = memo === null ? undefined : metadataSlots
+    return ask(slots, memo?.endpoint, undefined, options, (cancel) => native.tokenFromMetadata(options, cancel))
   } catch (error) {
     return Promise.reject(error)
   }
@@ -160,7 +193,7 @@ function tokenFromMetadata(options) {
 
 function tokenFromContext(context) {
   try {
-    return native.tokenFromContext(context).then(toIamToken)
+    return native.tokenFromContext(context).then((token) => settle(undefined, undefined, token))
   } catch (error) {
     return Promise.reject(error)
   }
@@ -242,6 +275,7 @@ const testing = Object.freeze({
     native._clearCacheForTesting()
     objectSlots = new WeakMap()
     pathSlots = new Map()
+    lastJson = { text: undefined, slots: undefined }
     metadataSlots = new Map()
   },
 })

@@ -43,6 +43,23 @@ use crate::iam::Exchange;
 use crate::key::KeyInput;
 use crate::value::Value;
 
+/// Two runtime workers: signing (~1 ms a JWT) and a few sockets need no more, and napi-rs's
+/// default of one worker per core would start 64 threads on a 64-core host.
+const RUNTIME_WORKERS: usize = 2;
+
+#[napi_derive::module_init]
+fn init() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(RUNTIME_WORKERS)
+        .thread_name("yc-iam-token")
+        .enable_all()
+        .build();
+    // Should it fail, napi-rs builds its default runtime at first use instead.
+    if let Ok(runtime) = runtime {
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
+
 /// A token as the JS wrapper receives it (`index.js` turns it into an `IamToken`).
 #[napi(object)]
 pub struct NativeToken {
