@@ -25,7 +25,7 @@ export default {
     return () => lib.tokenFromKey(key, { endpoint, cache: false })
   },
   /** form: 'object' (the parsed key file, the main case), 'path' (the key file's path) or
-   *  'json' (the file's JSON text, which is not memoized in JS and goes to the native cache). */
+   *  'json' (the file's JSON text, memoized in JS as the last JSON text passed). */
   async memoized(keyFile, endpoint, form = 'object') {
     const text = await readFile(keyFile, 'utf8')
     const key = form === 'path' ? keyFile : form === 'json' ? text : JSON.parse(text)
