@@ -16,7 +16,7 @@ import { after, before, beforeEach, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
 import pkg from './package.mjs'
-import { startEmulator } from './emulator.mjs'
+import { closedPort, startEmulator } from './emulator.mjs'
 import { generateAuthorizedKey, stripPleaseLine, writeKeyFile } from './keys.mjs'
 
 const { tokenFromKey, tokenFromMetadata, _testing } = pkg
@@ -494,13 +494,6 @@ function runExitFixture(env) {
   })
 }
 
-async function closedPort() {
-  const s = net.createServer()
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address()
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
 
 test('a process that made one call of each function exits within 1 s of its last await', async (t) => {
   const key = newKey()

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
+import net from 'node:net'
 
 export const IAM_PATH = '/iam/v1/tokens'
 export const METADATA_PATH = '/computeMetadata/v1/instance/service-accounts/default/token'
@@ -219,4 +220,13 @@ export async function startEmulator({ tls } = {}) {
   }
 
   return emu
+}
+
+/** A port on 127.0.0.1 that nothing listens on (opened, then closed). */
+export async function closedPort() {
+  const server = net.createServer()
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

@@ -1,18 +1,17 @@
 // getToken: the first source that applies, in order, with `source` saying which.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, beforeEach, test } from 'node:test'
 import { inspect } from 'node:util'
 
 import { getToken } from './package.mjs'
-import { startEmulator } from './emulator.mjs'
+import { closedPort, startEmulator } from './emulator.mjs'
 import { generateAuthorizedKey, writeKeyFile } from './keys.mjs'
 
 const ENV = ['YC_SERVICE_ACCOUNT_KEY_FILE', 'YC_SERVICE_ACCOUNT_KEY', 'YC_IAM_TOKEN', 'YC_TOKEN', 'YC_METADATA_ADDR']
-let emu, key, keyPath, dir, closedPort
+let emu, key, keyPath, dir, closedPortNumber
 
 before(async () => {
   emu = await startEmulator()
@@ -20,10 +19,7 @@ before(async () => {
   emu.registerKey(key)
   dir = mkdtempSync(join(tmpdir(), 'yc-gettoken-'))
   keyPath = writeKeyFile(dir, key)
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  closedPort = server.address().port
-  await new Promise((resolve) => server.close(resolve))
+  closedPortNumber = await closedPort()
 })
 after(async () => {
   await emu.close()
@@ -95,7 +91,7 @@ test('4. the metadata service last (YC_METADATA_ADDR or options.metadataEndpoint
 
 test('none applies: one error lists every source and why, once, fast, without secrets', async () => {
   process.env.YC_TOKEN = 'y0_SECRET_OAUTH_TOKEN'
-  process.env.YC_METADATA_ADDR = `127.0.0.1:${closedPort}`
+  process.env.YC_METADATA_ADDR = `127.0.0.1:${closedPortNumber}`
   const started = performance.now()
   const error = await getToken({ ...options(), context: { requestId: 'x' } }).then(
     () => assert.fail('expected a rejection'),

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import util from 'node:util'
 
 import pkg from './package.mjs'
-import { startEmulator } from './emulator.mjs'
+import { closedPort, startEmulator } from './emulator.mjs'
 import { generateAuthorizedKey } from './keys.mjs'
 import { startProxy } from './proxy.mjs'
 
@@ -65,14 +65,6 @@ async function rejection(promise) {
 const ms = (t0) => Math.round(performance.now() - t0)
 const sleep = (n) => new Promise((r) => setTimeout(r, n))
 
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort() {
-  const s = net.createServer()
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address()
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
 
 /** A server that accepts connections and never answers. */
 async function startBlackHole() {

@@ -4,7 +4,7 @@
 // from PyPI into .tools/ when they are not on PATH already. Elsewhere: the plain release build.
 //   node scripts/build-dist.mjs [extra napi build args]
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { delimiter, join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname ?? new URL('..', import.meta.url).pathname, '..')
@@ -31,6 +31,7 @@ if (isGlibcX64) {
 }
 // Build into a scratch folder, then rename into place: a process that has the old binary
 // loaded keeps its (unlinked) file instead of seeing it rewritten under it.
+mkdirSync(join(root, 'target'), { recursive: true })
 const out = mkdtempSync(join(root, 'target', 'build-dist-'))
 try {
   console.log(`build-dist: napi ${args.join(' ')}`)
