@@ -48,6 +48,7 @@ let lastJson = { text: undefined, slots: undefined }
 let metadataSlots = new Map()
 const MAX_PATHS = 64
 const MAX_PATH_CHARS = 4096
+const MAX_JSON_CHARS = 64 * 1024 // as the native side: larger is no key
 
 const privateKeyOf = (key) => key.private_key ?? key.privateKey
 const isJsonText = (text) => text.trimStart().startsWith('{') // trimStart drops a BOM too
@@ -62,13 +63,12 @@ function slotsOf(key, make) {
   if (typeof key !== 'string') return undefined
   if (key === lastJson.text) return lastJson.slots
   let slots = pathSlots.get(key)
-  if (slots === undefined && make && key.length <= MAX_PATH_CHARS) {
-    slots = new Map()
+  if (slots === undefined && make) {
     if (isJsonText(key)) {
-      lastJson = { text: key, slots }
-    } else {
+      if (key.length <= MAX_JSON_CHARS) lastJson = { text: key, slots: (slots = new Map()) }
+    } else if (key.length <= MAX_PATH_CHARS) {
       if (pathSlots.size >= MAX_PATHS) pathSlots.clear()
-      pathSlots.set(key, slots)
+      pathSlots.set(key, (slots = new Map()))
     }
   }
   return slots
