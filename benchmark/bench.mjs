@@ -22,6 +22,15 @@ import { DEFAULT_ENDPOINT } from './contenders/_user.mjs'
 import { peerFootprint, selfFootprint } from './lib/footprint.mjs'
 import { median, rotate } from './lib/stats.mjs'
 
+/** Per contender: the median of each of `fields` over its runs, and the runs themselves. */
+const medians = (per, fields) =>
+  contenders.map((c) => ({
+    name: c.name,
+    label: c.label,
+    ...Object.fromEntries(fields.map((f) => [f, median(per[c.name].map((x) => x[f]))])),
+    runs: per[c.name],
+  }))
+
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, '..')
 const { startEmulator } = await import(pathToFileURL(path.join(ROOT, '__test__/emulator.mjs')).href)
@@ -294,13 +303,7 @@ async function measureExchange() {
         }
         log(`uncached exchanges, ${mode.id}: run ${r + 1}/${runs}`)
       }
-      data[mode.id] = contenders.map((c) => ({
-        name: c.name,
-        label: c.label,
-        perSec: median(per[c.name].map((x) => x.perSec)),
-        loopP99Ms: median(per[c.name].map((x) => x.loopP99Ms)),
-        runs: per[c.name],
-      }))
+      data[mode.id] = medians(per, ['perSec', 'loopP99Ms'])
     }
     const bestPeer = (mode) => Math.max(...data[mode].slice(1).map((x) => x.perSec))
     const rows = contenders.map((c, i) => {
@@ -416,14 +419,7 @@ async function measureSign() {
         }
         log(`JWT signing, ${mode.id}: run ${r + 1}/${runs}`)
       }
-      data[mode.id] = contenders.map((c) => ({
-        name: c.name,
-        label: c.label,
-        perSec: median(per[c.name].map((x) => x.perSec)),
-        loopP99Ms: median(per[c.name].map((x) => x.loopP99Ms)),
-        loopMaxMs: median(per[c.name].map((x) => x.loopMaxMs)),
-        runs: per[c.name],
-      }))
+      data[mode.id] = medians(per, ['perSec', 'loopP99Ms', 'loopMaxMs'])
     }
     const bestPeer = (mode) => Math.max(...data[mode].slice(1).map((x) => x.perSec))
     const rows = contenders.map((c, i) => {

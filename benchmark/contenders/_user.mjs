@@ -64,3 +64,26 @@ export function memoize(getToken) {
     return promise
   }
 }
+
+/**
+ * A peer contender from its library calls: `makeSigner(keyFile, aud)` resolves to a function that
+ * signs one JWT, and `getFetch()` gives the fetch to post it with (both available after `load`).
+ * The exchange, the memo and the descriptions around them are the same for every peer.
+ */
+export function peer({ makeSigner, getFetch, ...description }) {
+  return {
+    memo: 'hand-written: cache the promise until 5 min before expiry',
+    ...description,
+    async sign(keyFile) {
+      return makeSigner(keyFile, DEFAULT_ENDPOINT)
+    },
+    async exchange(keyFile, endpoint) {
+      const sign = await makeSigner(keyFile, endpoint)
+      const fetchFn = getFetch()
+      return async () => exchangeJwt(fetchFn, endpoint, await sign())
+    },
+    async memoized(keyFile, endpoint) {
+      return memoize(await this.exchange(keyFile, endpoint))
+    },
+  }
+}

@@ -1,5 +1,5 @@
 // (c) The modern JavaScript way: jose (WebCrypto) signs, the global fetch posts.
-import { claims, DEFAULT_ENDPOINT, exchangeJwt, memoize, readAuthorizedKey } from './_user.mjs'
+import { claims, peer, readAuthorizedKey } from './_user.mjs'
 
 let jose
 
@@ -12,24 +12,15 @@ async function signer(keyFile, aud) {
       .sign(key)
 }
 
-export default {
+export default peer({
   name: 'jose',
   short: 'jose',
   deps: ['jose'],
   label: 'jose + fetch',
   signer: 'SignJWT.sign: WebCrypto subtle.sign, async (libuv thread pool)',
-  memo: 'hand-written: cache the promise until 5 min before expiry',
   async load() {
     jose = await import('jose')
   },
-  async sign(keyFile) {
-    return signer(keyFile, DEFAULT_ENDPOINT)
-  },
-  async exchange(keyFile, endpoint) {
-    const sign = await signer(keyFile, endpoint)
-    return async () => exchangeJwt(fetch, endpoint, await sign())
-  },
-  async memoized(keyFile, endpoint) {
-    return memoize(await this.exchange(keyFile, endpoint))
-  },
-}
+  makeSigner: signer,
+  getFetch: () => fetch,
+})

@@ -1,6 +1,6 @@
 // (d) No library: node:crypto signs (a KeyObject parsed once), the global fetch posts.
 import crypto from 'node:crypto'
-import { claims, DEFAULT_ENDPOINT, exchangeJwt, memoize, readAuthorizedKey } from './_user.mjs'
+import { claims, peer, readAuthorizedKey } from './_user.mjs'
 
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
@@ -19,23 +19,14 @@ async function signer(keyFile, aud) {
   }
 }
 
-export default {
+// Its signer is synchronous; `await` on its result costs the exchange nothing measurable.
+export default peer({
   name: 'node-crypto',
   short: 'node:crypto',
   deps: [],
   label: 'node:crypto by hand + fetch',
   signer: 'crypto.sign: sync, OpenSSL on the main thread',
-  memo: 'hand-written: cache the promise until 5 min before expiry',
   async load() {},
-  /** Synchronous. */
-  async sign(keyFile) {
-    return signer(keyFile, DEFAULT_ENDPOINT)
-  },
-  async exchange(keyFile, endpoint) {
-    const sign = await signer(keyFile, endpoint)
-    return () => exchangeJwt(fetch, endpoint, sign())
-  },
-  async memoized(keyFile, endpoint) {
-    return memoize(await this.exchange(keyFile, endpoint))
-  },
-}
+  makeSigner: signer,
+  getFetch: () => fetch,
+})
