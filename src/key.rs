@@ -356,9 +356,13 @@ fn too_large(source: &str, len: usize) -> Error {
     ))
 }
 
-/// A path is shown only when it cannot be something else pasted in by mistake.
+/// A path is shown only when it cannot be something else pasted in by mistake: a credential
+/// passed where a key belongs (an IAM token, a JWT, an OAuth token) is not a path to echo.
 fn display_path(path: &str) -> String {
-    if path.len() <= 300 && !path.chars().any(char::is_control) {
+    let credential = ["t1.", "eyJ", "y0_", "AQAA"]
+        .iter()
+        .any(|prefix| path.trim_start().starts_with(prefix));
+    if path.len() <= 300 && !credential && !path.chars().any(char::is_control) {
         format!("\"{path}\"")
     } else {
         format!("(a path of {} characters)", path.len())
@@ -480,6 +484,13 @@ mod tests {
             "{{\"x\":\"{}\"}}",
             "a".repeat(10 << 20)
         )));
+        for credential in [
+            "t1.9euelZqSyprOjZLSyc2OlZKekpSTke3rnpWajZqSm5rJmZLMl5mPz8aOx8",
+            "eyJhbGciOiJQUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln",
+        ] {
+            let e = invalid_key(KeyInput::Text(credential.into()));
+            assert!(!e.message.contains(&credential[..10]), "{}", e.message);
+        }
         let pem_as_path = invalid_key(KeyInput::Text(rsa_2048().pkcs8_pem.clone()));
         assert!(pem_as_path.message.contains("PEM text"));
     }
