@@ -23,6 +23,18 @@ export declare function _clearCacheForTesting(): void
 
 export declare function createJwt(key: unknown, options?: unknown | undefined | null): string
 
+export declare function limits(): Limits
+
+/** The bounds the native side enforces, for the JS fast path (one home for each rule). */
+export interface Limits {
+  maxTimeoutMs: number
+  maxRetries: number
+  maxInputBytes: number
+  maxPathChars: number
+  /** The environment variables the native side reads, for `index.js` to hand over. */
+  envNames: Array<string>
+}
+
 /** A token as the JS wrapper receives it (`index.js` turns it into an `IamToken`). */
 export interface NativeToken {
   accessToken: string
@@ -36,4 +48,4 @@ export declare function tokenFromContext(context: unknown): Promise<NativeToken>
 
 export declare function tokenFromKey(key: unknown, options?: unknown | undefined | null, cancel?: Cancel | undefined | null): Promise<NativeToken>
 
-export declare function tokenFromMetadata(options?: unknown | undefined | null, cancel?: Cancel | undefined | null): Promise<NativeToken>
+export declare function tokenFromMetadata(options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>

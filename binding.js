@@ -839,6 +839,7 @@ module.exports.Cancel = nativeBinding.Cancel
 module.exports._advanceClockForTesting = nativeBinding._advanceClockForTesting
 module.exports._clearCacheForTesting = nativeBinding._clearCacheForTesting
 module.exports.createJwt = nativeBinding.createJwt
+module.exports.limits = nativeBinding.limits
 module.exports.tokenFromContext = nativeBinding.tokenFromContext
 module.exports.tokenFromKey = nativeBinding.tokenFromKey
 module.exports.tokenFromMetadata = nativeBinding.tokenFromMetadata

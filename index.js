@@ -47,8 +47,10 @@ let pathSlots = new Map()
 let lastJson = { text: undefined, slots: undefined }
 let metadataSlots = new Map()
 const MAX_PATHS = 64
-const MAX_PATH_CHARS = 4096
-const MAX_JSON_CHARS = 64 * 1024 // as the native side: larger is no key
+// The native side's bounds (one home: crates/core/src/limits.rs).
+const limits = native.limits()
+const MAX_PATH_CHARS = limits.maxPathChars
+const MAX_JSON_CHARS = limits.maxInputBytes // larger is no key
 
 const privateKeyOf = (key) => key.private_key ?? key.privateKey
 const isJsonText = (text) => text.trimStart().startsWith('{') // trimStart drops a BOM too
@@ -138,8 +140,8 @@ function memoOptions(options) {
   const { cache, signal, timeoutMs, retries, endpoint, audience } = options
   if (cache !== undefined && cache !== true) return null
   if (signal != null && (signal.aborted !== false || typeof signal.addEventListener !== 'function')) return null
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= 3_600_000)) return null
-  if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= 10)) return null
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= limits.maxTimeoutMs)) return null
+  if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= limits.maxRetries)) return null
   if ((endpoint !== undefined && typeof endpoint !== 'string') || (audience !== undefined && typeof audience !== 'string')) {
     return null
   }
@@ -185,10 +187,21 @@ function tokenFromMetadata(options) {
       if (answer !== undefined) return answer
     }
     const slots = memo === null ? undefined : metadataSlots
-    return ask(slots, memo?.endpoint, undefined, options, (cancel) => native.tokenFromMetadata(options, cancel))
+    return ask(slots, memo?.endpoint, undefined, options, (cancel) => native.tokenFromMetadata(options, cancel, environment()))
   } catch (error) {
     return Promise.reject(error)
   }
+}
+
+/** The variables the native side reads, from where this runtime keeps them (`process.env`:
+ *  Bun's and Deno's are not the C environment the native side would otherwise read). */
+function environment() {
+  const env = {}
+  for (const name of limits.envNames) {
+    const value = process.env[name]
+    if (typeof value === 'string') env[name] = value
+  }
+  return env
 }
 
 function tokenFromContext(context) {

@@ -1,5 +1,14 @@
-//! The napi layer: JS arguments in, promises and JS errors out. Nothing here decides
-//! anything about tokens; that is the Rust core's job (`api` and the modules it uses).
+//! The napi layer: JS arguments in, promises and JS errors out. Nothing here decides anything
+//! about tokens (defaults, limits, environment rules): that is the core crate's job
+//! (`yc_iam_token_core::api`).
+//!
+//! Arguments are read by hand from `Unknown` rather than with `#[napi(object)]` structs: a
+//! derived struct reads every field it declares with a blanket conversion, so a wrong type
+//! becomes napi-rs's own error instead of the documented `code`, "missing" and "null" and
+//! "wrong type" cannot be told apart, a throwing getter's exception escapes as it is, and a
+//! multi-megabyte string is copied before anything can refuse it. Reading by hand touches
+//! only the fields the core asks for, refuses over-long strings before copying them, and
+//! turns every failure into an `Error` with a `code`.
 
 #![deny(clippy::all)]
 #![cfg_attr(
@@ -12,23 +21,6 @@
     )
 )]
 
-pub mod api;
-pub mod cache;
-pub mod clock;
-pub mod context;
-pub mod error;
-pub mod http;
-pub mod iam;
-pub mod jwt;
-pub mod key;
-pub mod metadata;
-pub mod tls;
-pub mod token;
-pub mod value;
-
-#[cfg(test)]
-mod test_support;
-
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
@@ -36,12 +28,11 @@ use napi::{JsString, JsValue, ValueType};
 use napi_derive::napi;
 use tokio::sync::watch;
 
-use crate::cache::Cached;
-use crate::error::{Error, ErrorCode};
-use crate::http::CallOptions;
-use crate::iam::Exchange;
-use crate::key::KeyInput;
-use crate::value::Value;
+use yc_iam_token_core::api::{self, CallSettings, JwtOptions, KeyOptions, MetadataOptions};
+use yc_iam_token_core::env as core_env;
+use yc_iam_token_core::key::KeyInput;
+use yc_iam_token_core::value::Value;
+use yc_iam_token_core::{cache, limits, Cached, Error, ErrorCode};
 
 /// Two runtime workers: signing (~1 ms a JWT) and a few sockets need no more, and napi-rs's
 /// default of one worker per core would start 64 threads on a 64-core host.
@@ -106,14 +97,8 @@ impl Cancel {
 #[napi(ts_return_type = "Promise<NativeToken>")]
 pub fn token_from_context<'env>(env: &'env Env, context: Unknown<'env>) -> Result<Unknown<'env>> {
     let context = read_value(context, CONTEXT_FIELDS)?;
-    match guard(|| context::token_from_context(&context)) {
-        Ok(token) => {
-            let cached = Cached {
-                token,
-                fresh_for: Duration::ZERO,
-            };
-            Ok(PromiseRaw::resolve(env, NativeToken::from(cached))?.to_unknown())
-        }
+    match guard(|| api::token_from_context(&context)) {
+        Ok(cached) => Ok(PromiseRaw::resolve(env, NativeToken::from(cached))?.to_unknown()),
         Err(e) => rejected(env, &e),
     }
 }
@@ -127,23 +112,15 @@ pub fn token_from_key<'env>(
 ) -> Result<Unknown<'env>> {
     let request = guard(|| {
         let options = read_options(options, KEY_OPTIONS)?;
-        let endpoint =
-            opt_string(&options, "endpoint")?.unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
-        http::check_endpoint("endpoint", &endpoint)?;
-        let audience = opt_string(&options, "audience")?.unwrap_or_else(|| endpoint.clone());
-        let call = call_options(&options, iam::DEFAULT_TIMEOUT_MS, iam::DEFAULT_RETRIES)?;
-        Ok(api::KeyRequest {
-            key: key_input(key)?,
-            exchange: Exchange {
-                endpoint,
-                audience,
-                call,
-            },
-            cache: opt_bool(&options, "cache")?.unwrap_or(true),
-        })
+        let key_options = KeyOptions {
+            endpoint: opt_string(&options, "endpoint")?,
+            audience: opt_string(&options, "audience")?,
+            call: call_settings(&options)?,
+        };
+        Ok((key_input(key)?, key_options))
     });
     match request {
-        Ok(request) => spawn(env, cancel, api::token_from_key(request)),
+        Ok((key, options)) => spawn(env, cancel, api::token_from_key(key, options)),
         Err(e) => rejected(env, &e),
     }
 }
@@ -153,25 +130,20 @@ pub fn token_from_metadata<'env>(
     env: &'env Env,
     options: Option<Unknown<'env>>,
     cancel: Option<&Cancel>,
+    process_env: Option<Unknown<'env>>,
 ) -> Result<Unknown<'env>> {
     let request = guard(|| {
         let options = read_options(options, METADATA_OPTIONS)?;
-        let endpoint = metadata::resolve_endpoint(
-            opt_string(&options, "endpoint")?,
-            std::env::var(metadata::ADDR_ENV).ok(),
-        )?;
-        Ok(api::MetadataRequest {
-            endpoint,
-            call: call_options(
-                &options,
-                metadata::DEFAULT_TIMEOUT_MS,
-                metadata::DEFAULT_RETRIES,
-            )?,
-            cache: opt_bool(&options, "cache")?.unwrap_or(true),
-        })
+        let metadata_options = MetadataOptions {
+            endpoint: opt_string(&options, "endpoint")?,
+            call: call_settings(&options)?,
+        };
+        Ok((metadata_options, read_env(process_env)?))
     });
     match request {
-        Ok(request) => spawn(env, cancel, api::token_from_metadata(request)),
+        Ok((options, process_env)) => spawn(env, cancel, async move {
+            api::token_from_metadata(options, &process_env).await
+        }),
         Err(e) => rejected(env, &e),
     }
 }
@@ -184,16 +156,38 @@ pub fn create_jwt<'env>(
 ) -> Result<JsString<'env>> {
     let jwt = guard(|| {
         let options = read_options(options, JWT_OPTIONS)?;
-        let lifetime = match opt_number(&options, "lifetimeSec")? {
-            Some(secs) => jwt::check_lifetime(secs)?,
-            None => jwt::MAX_LIFETIME_SECS,
+        let jwt_options = JwtOptions {
+            audience: opt_string(&options, "audience")?,
+            lifetime_sec: opt_number(&options, "lifetimeSec")?,
         };
-        api::create_jwt(key_input(key)?, opt_string(&options, "audience")?, lifetime)
+        api::create_jwt(key_input(key)?, jwt_options)
     });
     match jwt {
         // Straight into a JS string: the Rust copy is wiped when `jwt` drops.
         Ok(jwt) => env.create_string(jwt.expose()),
         Err(e) => Err(thrown(env, &e)),
+    }
+}
+
+/// The bounds the native side enforces, for the JS fast path (one home for each rule).
+#[napi(object)]
+pub struct Limits {
+    pub max_timeout_ms: f64,
+    pub max_retries: u32,
+    pub max_input_bytes: u32,
+    pub max_path_chars: u32,
+    /// The environment variables the native side reads, for `index.js` to hand over.
+    pub env_names: Vec<String>,
+}
+
+#[napi]
+pub fn limits() -> Limits {
+    Limits {
+        max_timeout_ms: limits::MAX_TIMEOUT_MS,
+        max_retries: limits::MAX_RETRIES,
+        max_input_bytes: limits::MAX_INPUT_BYTES as u32,
+        max_path_chars: limits::MAX_PATH_CHARS as u32,
+        env_names: core_env::NAMES.iter().map(|n| n.to_string()).collect(),
     }
 }
 
@@ -218,7 +212,7 @@ pub fn clear_cache_for_testing() {
 fn spawn<'env>(
     env: &'env Env,
     cancel: Option<&Cancel>,
-    work: impl std::future::Future<Output = error::Result<Cached>> + Send + 'static,
+    work: impl std::future::Future<Output = yc_iam_token_core::Result<Cached>> + Send + 'static,
 ) -> Result<Unknown<'env>> {
     let mut cancelled = cancel.map(|c| c.fired.subscribe());
     let future = async move {
@@ -246,7 +240,7 @@ fn spawn<'env>(
 }
 
 /// Runs the synchronous part of a call, turning a panic into ERR_INTERNAL.
-fn guard<T>(work: impl FnOnce() -> error::Result<T>) -> error::Result<T> {
+fn guard<T>(work: impl FnOnce() -> yc_iam_token_core::Result<T>) -> yc_iam_token_core::Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
         .unwrap_or_else(|_| Err(Error::internal()))
 }
@@ -304,7 +298,11 @@ const CONTEXT_FIELDS: Fields = &[Field(
 )];
 const SIGNAL: Field = Field(
     "signal",
-    &[Field("aborted", &[]), Field("addEventListener", &[])],
+    &[
+        Field("aborted", &[]),
+        Field("addEventListener", &[]),
+        Field("removeEventListener", &[]),
+    ],
 );
 const KEY_OPTIONS: Fields = &[
     SIGNAL,
@@ -353,7 +351,7 @@ fn read_value(value: Unknown, fields: Fields) -> Result<Value> {
 
 /// Strings longer than this are not copied out of JS at all: nothing the package reads (a key,
 /// a URL, a token) is that long, and copying megabytes per call would be a denial of service.
-const MAX_STRING_CHARS: usize = key::MAX_KEY_BYTES;
+const MAX_STRING_CHARS: usize = limits::MAX_INPUT_BYTES;
 
 fn short_string(value: Unknown) -> Result<Option<String>> {
     let string = unsafe { value.cast::<JsString>() }?;
@@ -376,7 +374,7 @@ fn key_input(key: Unknown) -> std::result::Result<KeyInput, Error> {
         )),
         ValueType::Object if key.is_buffer().map_err(napi_failed)? => {
             let bytes = unsafe { key.cast::<&[u8]>() }.map_err(napi_failed)?;
-            if bytes.len() > key::MAX_KEY_BYTES {
+            if bytes.len() > limits::MAX_INPUT_BYTES {
                 return Err(Error::invalid_key(format!(
                     "key Buffer is {} bytes, too large for an authorized key (a key file is a few KB)",
                     bytes.len()
@@ -409,21 +407,45 @@ fn read_options(options: Option<Unknown>, fields: Fields) -> std::result::Result
     }
 }
 
-fn call_options(options: &Value, timeout_ms: f64, retries: f64) -> error::Result<CallOptions> {
+fn call_settings(options: &Value) -> yc_iam_token_core::Result<CallSettings> {
     match options.get("signal") {
         Value::Missing | Value::Null => {}
         signal @ Value::Object(_)
             if matches!(signal.get("aborted"), Value::Bool(_))
-                && matches!(signal.get("addEventListener"), Value::Other("function")) => {}
+                && matches!(signal.get("addEventListener"), Value::Other("function"))
+                && matches!(signal.get("removeEventListener"), Value::Other("function")) => {}
         other => return Err(wrong_option("signal", "an AbortSignal", other)),
     }
-    CallOptions::new(
-        opt_number(options, "timeoutMs")?.unwrap_or(timeout_ms),
-        opt_number(options, "retries")?.unwrap_or(retries),
-    )
+    Ok(CallSettings {
+        timeout_ms: opt_number(options, "timeoutMs")?,
+        retries: opt_number(options, "retries")?,
+        cache: opt_bool(options, "cache")?,
+    })
 }
 
-fn opt_string(options: &Value, name: &str) -> error::Result<Option<String>> {
+/// The environment as the runtime keeps it (`process.env`, handed over by `index.js`: Bun's
+/// and Deno's are not the C environment); the C environment when none is given.
+fn read_env(process_env: Option<Unknown>) -> yc_iam_token_core::Result<core_env::Env> {
+    let Some(process_env) = process_env else {
+        return Ok(core_env::Env::process());
+    };
+    let unreadable = |_| Error::invalid_arg("the environment cannot be read");
+    let object = match process_env.get_type().map_err(unreadable)? {
+        ValueType::Object => unsafe { process_env.cast::<Object>() }.map_err(unreadable)?,
+        ValueType::Undefined | ValueType::Null => return Ok(core_env::Env::process()),
+        _ => return Err(Error::invalid_arg("the environment must be an object")),
+    };
+    let mut pairs = Vec::new();
+    for name in core_env::NAMES {
+        let value: Unknown = object.get_named_property(name).map_err(unreadable)?;
+        if let Value::String(value) = &read_value(value, &[]).map_err(unreadable)? {
+            pairs.push((name.to_string(), value.clone()));
+        }
+    }
+    Ok(core_env::Env::from_pairs(pairs))
+}
+
+fn opt_string(options: &Value, name: &str) -> yc_iam_token_core::Result<Option<String>> {
     match options.get(name) {
         Value::Missing => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
@@ -431,7 +453,7 @@ fn opt_string(options: &Value, name: &str) -> error::Result<Option<String>> {
     }
 }
 
-fn opt_number(options: &Value, name: &str) -> error::Result<Option<f64>> {
+fn opt_number(options: &Value, name: &str) -> yc_iam_token_core::Result<Option<f64>> {
     match options.get(name) {
         Value::Missing => Ok(None),
         Value::Number(n) => Ok(Some(*n)),
@@ -439,7 +461,7 @@ fn opt_number(options: &Value, name: &str) -> error::Result<Option<f64>> {
     }
 }
 
-fn opt_bool(options: &Value, name: &str) -> error::Result<Option<bool>> {
+fn opt_bool(options: &Value, name: &str) -> yc_iam_token_core::Result<Option<bool>> {
     match options.get(name) {
         Value::Missing => Ok(None),
         Value::Bool(b) => Ok(Some(*b)),

@@ -3,11 +3,10 @@
 
 use fuzz_support::{assert_no_leak, assert_sane_token, describe, input_texts, show};
 use libfuzzer_sys::fuzz_target;
-use yc_iam_token::context;
-use yc_iam_token::error::ErrorCode;
-use yc_iam_token::value::Value;
+use yc_iam_token_core::context;
+use yc_iam_token_core::error::ErrorCode;
+use yc_iam_token_core::value::Value;
 
-fuzz_support::napi_stubs!();
 
 fuzz_target!(|data: &[u8]| {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) else {

@@ -4,11 +4,10 @@
 
 use fuzz_support::{assert_no_leak, assert_sane_token, describe, input_texts, show};
 use libfuzzer_sys::fuzz_target;
-use yc_iam_token::clock;
-use yc_iam_token::error::ErrorCode;
-use yc_iam_token::iam;
+use yc_iam_token_core::clock;
+use yc_iam_token_core::error::ErrorCode;
+use yc_iam_token_core::iam;
 
-fuzz_support::napi_stubs!();
 
 fn check_rfc3339(s: &str) {
     let Some(ms) = iam::parse_rfc3339_ms(s) else {

@@ -15,11 +15,10 @@ use base64::Engine;
 use fuzz_support::{assert_no_leak, describe, show};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
-use yc_iam_token::error::ErrorCode;
-use yc_iam_token::key::{self, KeyInput};
-use yc_iam_token::value::Value;
+use yc_iam_token_core::error::ErrorCode;
+use yc_iam_token_core::key::{self, KeyInput};
+use yc_iam_token_core::value::Value;
 
-fuzz_support::napi_stubs!();
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, payload)) = data.split_first() else {

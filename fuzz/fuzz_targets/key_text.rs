@@ -7,10 +7,9 @@
 
 use fuzz_support::{assert_no_leak, describe, input_texts, looks_like_json, show};
 use libfuzzer_sys::fuzz_target;
-use yc_iam_token::error::{ErrorCode, Result};
-use yc_iam_token::key::{self, AuthorizedKey, KeyInput};
+use yc_iam_token_core::error::{ErrorCode, Result};
+use yc_iam_token_core::key::{self, AuthorizedKey, KeyInput};
 
-fuzz_support::napi_stubs!();
 
 fn check(result: Result<AuthorizedKey>, texts: &[String]) {
     show(|| describe(&result, |k| format!("key {}", k.key_id)));

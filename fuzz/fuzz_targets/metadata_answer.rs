@@ -3,11 +3,10 @@
 
 use fuzz_support::{assert_no_leak, assert_sane_token, describe, input_texts, show};
 use libfuzzer_sys::fuzz_target;
-use yc_iam_token::clock;
-use yc_iam_token::error::ErrorCode;
-use yc_iam_token::metadata;
+use yc_iam_token_core::clock;
+use yc_iam_token_core::error::ErrorCode;
+use yc_iam_token_core::metadata;
 
-fuzz_support::napi_stubs!();
 
 fuzz_target!(|data: &[u8]| {
     let sent_at = clock::now();

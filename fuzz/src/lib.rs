@@ -18,21 +18,17 @@
 
 use std::time::Duration;
 
-use yc_iam_token::error::Error;
-use yc_iam_token::token::{Token, MAX_LIFETIME};
+use yc_iam_token_core::error::Error;
+use yc_iam_token_core::token::{Token, MAX_LIFETIME};
 
 /// Length of the windows of PEM base64 that must not appear in a message.
 pub const PEM_WINDOW: usize = 16;
 /// Strings of the input longer than this must not appear in a message.
 pub const LONG_STRING: usize = 20;
 
-/// Whether `text` (after whitespace and BOMs) starts with `{`: exactly the test `key::load`
-/// uses to tell JSON text from a path. The key_text target loads `KeyInput::Text` only then,
-/// so the fuzzer can never make the crate open a file.
-pub fn looks_like_json(text: &str) -> bool {
-    text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-        .starts_with('{')
-}
+/// The crate's own test of JSON text versus a path: the key_text target loads
+/// `KeyInput::Text` only when it holds, so the fuzzer can never make the crate open a file.
+pub use yc_iam_token_core::redact::looks_like_json;
 
 /// Every string value of a JSON document (and every object key), recursively.
 pub fn json_strings(value: &serde_json::Value, out: &mut Vec<String>) {
@@ -193,87 +189,9 @@ pub fn show(what: impl FnOnce() -> String) {
 }
 
 /// A result for `show`: the token's lifetime, or the error (tokens themselves are not shown).
-pub fn describe<T>(result: &yc_iam_token::error::Result<T>, ok: impl Fn(&T) -> String) -> String {
+pub fn describe<T>(result: &yc_iam_token_core::error::Result<T>, ok: impl Fn(&T) -> String) -> String {
     match result {
         Ok(v) => format!("Ok({})", ok(v)),
         Err(e) => format!("Err({e})"),
     }
-}
-
-/// Defines the N-API functions the addon's rlib refers to, as stubs that abort.
-///
-/// The crate is a napi-rs addon: its rlib refers to the N-API (`napi_*`), which Node.js
-/// provides when it loads the addon. A fuzz binary is a plain executable with no Node.js
-/// around, so these references must be defined somewhere for it to link and load. The
-/// targets only call the pure-Rust parsers, never N-API, so no stub is ever called (one that
-/// is aborts with its name). Each target invokes `fuzz_support::napi_stubs!();` once: the
-/// stubs must live in the binary's own crate for the linker to use them.
-///
-/// If a napi upgrade starts using another function, the build fails with
-/// `undefined symbol: napi_…`: add that name to the list below.
-#[macro_export]
-macro_rules! napi_stubs {
-    () => {
-        $crate::__napi_stub_fns!(
-            napi_add_env_cleanup_hook,
-            napi_call_function,
-            napi_call_threadsafe_function,
-            napi_coerce_to_string,
-            napi_create_double,
-            napi_create_error,
-            napi_create_function,
-            napi_create_object,
-            napi_create_promise,
-            napi_create_reference,
-            napi_create_string_utf8,
-            napi_create_threadsafe_function,
-            napi_create_uint32,
-            napi_define_properties,
-            napi_delete_reference,
-            napi_get_and_clear_last_exception,
-            napi_get_cb_info,
-            napi_get_global,
-            napi_get_named_property,
-            napi_get_reference_value,
-            napi_get_typedarray_info,
-            napi_get_undefined,
-            napi_get_value_bool,
-            napi_get_value_double,
-            napi_get_value_string_utf16,
-            napi_get_value_string_utf8,
-            napi_is_array,
-            napi_is_buffer,
-            napi_is_error,
-            napi_is_exception_pending,
-            napi_reference_unref,
-            napi_reject_deferred,
-            napi_release_threadsafe_function,
-            napi_remove_env_cleanup_hook,
-            napi_resolve_deferred,
-            napi_set_named_property,
-            napi_throw,
-            napi_typeof,
-            napi_unwrap,
-            napi_wrap,
-        );
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __napi_stub_fns {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[no_mangle]
-            pub extern "C" fn $name() {
-                $crate::napi_called(stringify!($name))
-            }
-        )*
-    };
-}
-
-#[doc(hidden)]
-pub fn napi_called(name: &str) -> ! {
-    eprintln!("fuzz target called the N-API function {name}, which only Node.js provides");
-    std::process::abort()
 }

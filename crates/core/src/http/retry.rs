@@ -1,102 +1,32 @@
-//! The HTTP stack both network sources share: one pooled client per purpose, bounded body
-//! reading, failure classification with the whole cause chain, and the retry loop that keeps
-//! every call inside its deadline.
+//! Which failures are retried, and the loop that retries them inside the call's deadline.
+//!
+//! The one retry table of the package (every source's failures pass through here):
+//!
+//! | cause                                         | code                   | retried?          |
+//! |-----------------------------------------------|------------------------|-------------------|
+//! | connection refused / reset, DNS failure       | `ERR_UNAVAILABLE`      | yes (IAM); no for the metadata service ("not on a VM") |
+//! | connect timeout                               | `ERR_TIMEOUT`          | as above          |
+//! | TLS failure (untrusted certificate, handshake)| `ERR_UNAVAILABLE`      | no                |
+//! | answer broke off mid-body, other send errors  | `ERR_UNAVAILABLE`      | yes               |
+//! | 429, 5xx (honouring `Retry-After`)            | `ERR_UNAVAILABLE`      | yes               |
+//! | 3xx (redirects are not followed)              | `ERR_INVALID_RESPONSE` | no                |
+//! | other non-200 2xx/1xx                         | `ERR_INVALID_RESPONSE` | no                |
+//! | 4xx                                           | the source's own (`ERR_IAM_REJECTED`, `ERR_NO_SERVICE_ACCOUNT`) | no |
+//! | a 200 that is not the documented answer       | `ERR_INVALID_RESPONSE` | no                |
+//! | the deadline passes                           | `ERR_TIMEOUT`          | —                 |
 
 use std::future::Future;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use tokio::time::{sleep, timeout_at, Instant};
 
+use super::{cause_chain, CallOptions};
 use crate::error::{Error, ErrorCode, Result};
 
-pub const USER_AGENT: &str = concat!("yc-iam-token/", env!("CARGO_PKG_VERSION"));
-/// Larger answers are cut off and rejected: a token answer is well under 1 KiB.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// A metadata service answers in milliseconds; no connection within this means "not on a VM".
-pub const METADATA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
-
-/// Deadline and retries of one call.
-#[derive(Debug, Clone, Copy)]
-pub struct CallOptions {
-    pub timeout: Duration,
-    pub retries: u32,
-}
-
-impl CallOptions {
-    /// Checks `timeoutMs` and `retries` as the caller passed them.
-    pub fn new(timeout_ms: f64, retries: f64) -> Result<Self> {
-        if !timeout_ms.is_finite() || timeout_ms <= 0.0 || timeout_ms > 3_600_000.0 {
-            return Err(Error::invalid_arg(format!(
-                "timeoutMs must be a positive number of milliseconds, at most 3600000 (got {timeout_ms})"
-            )));
-        }
-        if retries.fract() != 0.0 || !(0.0..=10.0).contains(&retries) {
-            return Err(Error::invalid_arg(format!(
-                "retries must be a whole number from 0 to 10 (got {retries})"
-            )));
-        }
-        Ok(CallOptions {
-            timeout: Duration::from_secs_f64(timeout_ms / 1000.0),
-            retries: retries as u32,
-        })
-    }
-}
-
-/// Checks an endpoint option: an absolute http(s) URL.
-pub fn check_endpoint(name: &str, url: &str) -> Result<reqwest::Url> {
-    let parsed = reqwest::Url::parse(url).ok().filter(|u| {
-        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
-    });
-    parsed.ok_or_else(|| {
-        Error::invalid_arg(format!(
-            "{name} must be an absolute http:// or https:// URL (got {})",
-            if url.len() <= 200 {
-                format!("\"{url}\"")
-            } else {
-                format!("{} characters", url.len())
-            }
-        ))
-    })
-}
-
-/// The client for IAM: proxies from the environment, redirects off.
-pub fn iam_client() -> Result<&'static Client> {
-    static CLIENT: OnceLock<std::result::Result<Client, String>> = OnceLock::new();
-    cached_client(&CLIENT, Client::builder)
-}
-
-/// The client for the metadata service: never through a proxy, short connect timeout.
-pub fn metadata_client() -> Result<&'static Client> {
-    static CLIENT: OnceLock<std::result::Result<Client, String>> = OnceLock::new();
-    cached_client(&CLIENT, || {
-        Client::builder()
-            .no_proxy()
-            .connect_timeout(METADATA_CONNECT_TIMEOUT)
-    })
-}
-
-fn cached_client(
-    cell: &'static OnceLock<std::result::Result<Client, String>>,
-    builder: impl FnOnce() -> reqwest::ClientBuilder,
-) -> Result<&'static Client> {
-    cell.get_or_init(|| {
-        let tls = crate::tls::client_config().map_err(|e| e.to_string())?;
-        builder()
-            .tls_backend_preconfigured(tls)
-            .user_agent(USER_AGENT)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build()
-            .map_err(|e| cause_chain(&e))
-    })
-    .as_ref()
-    .map_err(|cause| Error::unavailable(format!("cannot set up the HTTP client: {cause}")))
-}
 
 /// One attempt's failure: the error, and whether another attempt may help.
 pub struct Failure {
@@ -187,37 +117,6 @@ fn backoff(retried: u32) -> Duration {
     full.mul_f64(0.5 + jitter / 2.0)
 }
 
-/// Reads a body, refusing more than `MAX_BODY_BYTES`.
-pub async fn read_body(
-    mut response: Response,
-    what: &str,
-) -> std::result::Result<Vec<u8>, Failure> {
-    let status = response.status().as_u16();
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(Failure::fatal(
-                        Error::invalid_response(format!(
-                            "{what} sent an answer over 64 KiB; it was cut off and rejected"
-                        ))
-                        .with_status(status),
-                    ));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) => {
-                return Err(Failure::retryable(Error::unavailable(format!(
-                    "{what}: the answer broke off: {}",
-                    cause_chain(&e)
-                ))))
-            }
-        }
-    }
-}
-
 /// What a failed send means. A refused or unreachable connection is retried for IAM but means
 /// "not on a VM" for the metadata service (`retry_connect` false).
 pub fn send_failure(e: &reqwest::Error, what: &str, retry_connect: bool) -> Failure {
@@ -276,91 +175,9 @@ fn retry_after(response: &Response) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
 }
 
-/// The error and all its causes, deduplicated: a bare "error sending request" hides whether
-/// the certificate was untrusted or the connection refused.
-pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        let text = err.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = err.source();
-    }
-    parts.join(": ")
-}
-
-/// A short excerpt of a server's own error message, with anything token-like blanked.
-pub fn safe_excerpt(message: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let mut out: String = message
-        .split_whitespace()
-        .map(|word| {
-            let bare = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-            if bare.starts_with("eyJ") || bare.starts_with("t1.") || bare.len() > 64 {
-                "[redacted]"
-            } else {
-                word
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    if out.chars().count() > MAX_CHARS {
-        out = out.chars().take(MAX_CHARS).collect::<String>() + "…";
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn options_are_checked() {
-        assert!(CallOptions::new(1000.0, 3.0).is_ok());
-        for (t, r) in [
-            (0.0, 1.0),
-            (-1.0, 1.0),
-            (f64::NAN, 1.0),
-            (f64::INFINITY, 1.0),
-            (10.0, 11.0),
-            (10.0, 1.5),
-            (10.0, -1.0),
-        ] {
-            assert_eq!(
-                CallOptions::new(t, r).unwrap_err().code,
-                ErrorCode::InvalidArg
-            );
-        }
-    }
-
-    #[test]
-    fn endpoints_are_checked() {
-        assert!(
-            check_endpoint("endpoint", "https://iam.api.cloud.yandex.net/iam/v1/tokens").is_ok()
-        );
-        for bad in [
-            "",
-            "iam.api.cloud.yandex.net",
-            "ftp://x/y",
-            "http://",
-            "not a url",
-        ] {
-            assert_eq!(
-                check_endpoint("endpoint", bad).unwrap_err().code,
-                ErrorCode::InvalidArg
-            );
-        }
-    }
-
-    #[test]
-    fn excerpts_hide_tokens() {
-        let msg = "bad jwt eyJhbGciOi.x.y for token t1.9euelZ and more";
-        let out = safe_excerpt(msg);
-        assert!(!out.contains("eyJ") && !out.contains("t1.9"), "{out}");
-        assert!(safe_excerpt(&"a ".repeat(500)).chars().count() <= 201);
-    }
 
     #[test]
     fn backoff_grows_and_is_capped() {
@@ -369,7 +186,7 @@ mod tests {
         assert!(backoff(9) <= BACKOFF_MAX);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn retries_stop_at_the_count() {
         let mut calls = 0;
         let options = CallOptions::new(5000.0, 2.0).unwrap();
@@ -382,7 +199,7 @@ mod tests {
         assert_eq!(calls, 3);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn fatal_failures_are_not_retried() {
         let mut calls = 0;
         let options = CallOptions::new(5000.0, 3.0).unwrap();
@@ -395,7 +212,7 @@ mod tests {
         assert_eq!(calls, 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_deadline_bounds_a_hang() {
         let options = CallOptions::new(50.0, 3.0).unwrap();
         let started = Instant::now();
@@ -404,7 +221,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_retry_after_past_the_deadline_ends_at_once() {
         let options = CallOptions::new(1000.0, 3.0).unwrap();
         let started = Instant::now();

@@ -1,12 +1,13 @@
 //! The IAM token every source produces.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
-/// IAM tokens live at most 12 hours; a source that claims more is not believed.
-pub const MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+pub use crate::limits::MAX_TOKEN_LIFETIME as MAX_LIFETIME;
 
 #[derive(Clone)]
 pub struct Token {

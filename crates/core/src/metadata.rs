@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use crate::clock;
+use crate::env::METADATA_ADDR as ADDR_ENV;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{self, CallOptions, Failure};
 use crate::token::{lifetime_from_secs, Token};
@@ -12,13 +13,11 @@ use crate::token::{lifetime_from_secs, Token};
 pub const DEFAULT_ENDPOINT: &str =
     "http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token";
 const TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
-/// The variable the Go and Python SDKs read: `host[:port]` of the metadata service.
-pub const ADDR_ENV: &str = "YC_METADATA_ADDR";
 pub const DEFAULT_TIMEOUT_MS: f64 = 3_000.0;
-pub const DEFAULT_RETRIES: f64 = 2.0;
+pub const DEFAULT_RETRIES: u32 = 2;
 
 /// The endpoint to ask: the option, else `YC_METADATA_ADDR`, else the link-local default.
-pub fn resolve_endpoint(option: Option<String>, env_addr: Option<String>) -> Result<String> {
+pub fn resolve_endpoint(option: Option<String>, env_addr: Option<&str>) -> Result<String> {
     if let Some(url) = option {
         return http::check_endpoint("endpoint", &url).map(|_| url);
     }
@@ -94,7 +93,7 @@ fn not_here(mut failure: Failure) -> Failure {
 
 pub fn parse_token(
     body: &[u8],
-    sent_at: std::time::Instant,
+    sent_at: tokio::time::Instant,
     sent_wall_ms: f64,
     what: &str,
 ) -> Result<Token> {
@@ -137,17 +136,15 @@ mod tests {
     fn endpoint_order() {
         assert_eq!(resolve_endpoint(None, None).unwrap(), DEFAULT_ENDPOINT);
         assert_eq!(
-            resolve_endpoint(None, Some("127.0.0.1:8080".into())).unwrap(),
+            resolve_endpoint(None, Some("127.0.0.1:8080")).unwrap(),
             format!("http://127.0.0.1:8080{TOKEN_PATH}")
         );
         assert_eq!(
-            resolve_endpoint(Some("http://a/b".into()), Some("127.0.0.1:1".into())).unwrap(),
+            resolve_endpoint(Some("http://a/b".into()), Some("127.0.0.1:1")).unwrap(),
             "http://a/b"
         );
         assert_eq!(
-            resolve_endpoint(None, Some("a b/c".into()))
-                .unwrap_err()
-                .code,
+            resolve_endpoint(None, Some("a b/c")).unwrap_err().code,
             ErrorCode::InvalidArg
         );
         assert_eq!(

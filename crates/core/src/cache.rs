@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::sync::watch;
 
@@ -130,10 +132,7 @@ impl Cache {
                         if matches!(e.code, ErrorCode::Unavailable | ErrorCode::Timeout)
                             && old.remaining(now) > FALLBACK_MIN_LEFT =>
                     {
-                        Ok(Cached {
-                            token: old,
-                            fresh_for: Duration::ZERO,
-                        })
+                        Ok(Cached::once(old))
                     }
                     (Err(e), _) => Err(e),
                 }
@@ -184,10 +183,7 @@ impl Cache {
                 refresh: refresh.clone(),
                 fallback: Some(held),
             },
-            None if recently_tried => Step::Ready(Cached {
-                token: held,
-                fresh_for: Duration::ZERO,
-            }),
+            None if recently_tried => Step::Ready(Cached::once(held)),
             None => Step::Wait {
                 refresh: self.start_refresh(entry, &mut state, now, fetch()),
                 fallback: Some(held),
@@ -246,6 +242,8 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
+    //! On tokio's paused clock: sleeps and deadlines pass in virtual time, at once and
+    //! always in the same order.
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -310,7 +308,7 @@ mod tests {
             .await
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_second_call_is_answered_from_memory() {
         let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
@@ -320,7 +318,7 @@ mod tests {
         assert!(second.fresh_for > Duration::from_secs(3500));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn concurrent_first_calls_share_one_request_and_its_failure() {
         let (cache, up) = (
             Arc::new(Cache::new(Clock::detached())),
@@ -341,7 +339,7 @@ mod tests {
         assert_eq!(up.calls(), 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_stale_token_is_returned_at_once_and_refreshed_behind() {
         let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
@@ -355,7 +353,7 @@ mod tests {
         assert_ne!(renewed.token.access_token, first.token.access_token);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_failed_background_refresh_keeps_the_old_token() {
         let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
@@ -381,7 +379,7 @@ mod tests {
         assert_eq!(up.calls(), 3);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_expiring_token_waits_and_falls_back_while_iam_is_down() {
         let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
@@ -392,7 +390,7 @@ mod tests {
         assert_eq!(up.calls(), 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_wait_that_runs_out_falls_back_to_the_old_token() {
         let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         let first = get(&cache, &up).await.unwrap();
@@ -411,7 +409,7 @@ mod tests {
         assert_eq!(e.code, ErrorCode::Timeout, "20 s left: no fallback");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_expired_token_is_never_returned() {
         let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         get(&cache, &up).await.unwrap();
@@ -429,7 +427,7 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_rejected_key_evicts_the_entry() {
         let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
         get(&cache, &up).await.unwrap();
@@ -449,7 +447,7 @@ mod tests {
         assert_eq!(up.calls(), 3, "evicted: the next call asked again");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_service_that_keeps_a_near_expiry_token_is_not_hammered() {
         let (cache, up) = (
             Cache::new(Clock::detached()),

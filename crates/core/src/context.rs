@@ -72,10 +72,10 @@ pub fn token_from_context(context: &Value) -> Result<Token> {
 
 fn describe(value: &Value) -> String {
     match value {
-        // A short, fixed vocabulary is safe to echo; anything longer might be a secret.
-        Value::String(s) if s.len() <= 16 && s.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            format!("\"{s}\"")
-        }
+        Value::String(s) => match crate::redact::vocabulary_word(s) {
+            Some(word) => format!("\"{word}\""),
+            None => "another string".into(),
+        },
         other => other.type_name().to_string(),
     }
 }

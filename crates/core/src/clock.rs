@@ -4,7 +4,10 @@
 //! token look valid.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+// tokio's Instant: the real monotonic clock, or the paused one in tests.
+use tokio::time::Instant;
 
 static PROCESS_OFFSET_MS: AtomicU64 = AtomicU64::new(0);
 

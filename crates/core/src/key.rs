@@ -15,10 +15,10 @@ use aws_lc_rs::signature::RsaKeyPair;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::limits::MAX_INPUT_BYTES;
+use crate::redact::looks_like_json;
 use crate::value::Value;
 
-/// An authorized key file is ~2.4 KB (RSA 2048) or ~4.5 KB (RSA 4096).
-pub const MAX_KEY_BYTES: usize = 64 * 1024;
 const MIN_RSA_BITS: usize = 2048;
 /// Parsed keys kept at most; a process uses one or two, so the map is simply emptied when full.
 const MAX_KEPT_KEYS: usize = 64;
@@ -72,13 +72,8 @@ pub fn load(input: KeyInput) -> Result<AuthorizedKey> {
     }
 }
 
-fn looks_like_json(text: &str) -> bool {
-    text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-        .starts_with('{')
-}
-
 fn from_bytes(bytes: &[u8], source: &str) -> Result<AuthorizedKey> {
-    if bytes.len() > MAX_KEY_BYTES {
+    if bytes.len() > MAX_INPUT_BYTES {
         return Err(too_large(source, bytes.len()));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| {
@@ -104,7 +99,7 @@ fn from_file(path: &str) -> Result<AuthorizedKey> {
             io_reason(&e)
         ))
     })?;
-    if meta.len() > MAX_KEY_BYTES as u64 {
+    if meta.len() > MAX_INPUT_BYTES as u64 {
         return Err(too_big(usize::try_from(meta.len()).unwrap_or(usize::MAX)));
     }
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
@@ -117,7 +112,7 @@ fn from_file(path: &str) -> Result<AuthorizedKey> {
 }
 
 fn from_json_text(text: &str, source: &str) -> Result<AuthorizedKey> {
-    if text.len() > MAX_KEY_BYTES {
+    if text.len() > MAX_INPUT_BYTES {
         return Err(too_large(source, text.len()));
     }
     let text = text.trim_start_matches('\u{feff}');
@@ -359,14 +354,7 @@ fn too_large(source: &str, len: usize) -> Error {
 /// A path is shown only when it cannot be something else pasted in by mistake: a credential
 /// passed where a key belongs (an IAM token, a JWT, an OAuth token) is not a path to echo.
 fn display_path(path: &str) -> String {
-    let credential = ["t1.", "eyJ", "y0_", "AQAA"]
-        .iter()
-        .any(|prefix| path.trim_start().starts_with(prefix));
-    if path.len() <= 300 && !credential && !path.chars().any(char::is_control) {
-        format!("\"{path}\"")
-    } else {
-        format!("(a path of {} characters)", path.len())
-    }
+    crate::redact::caller_text(path)
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::key::AuthorizedKey;
 
 /// IAM accepts JWTs that live at most an hour.
-pub const MAX_LIFETIME_SECS: u64 = 3600;
+pub use crate::limits::MAX_JWT_LIFETIME_SECS as MAX_LIFETIME_SECS;
 /// `iat` is backdated so that a local clock slightly ahead of IAM's is not rejected.
 pub const IAT_BACKDATE_SECS: u64 = 5;
 // `exp` is reckoned from now, not from the backdated `iat` (a 1-second JWT would be dead on
