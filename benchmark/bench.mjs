@@ -232,7 +232,7 @@ async function measureCold() {
   const { warmup, runs } = CONFIG.cold
   const entries = [
     { name: 'floor', label: "`node -e ''` (floor)", args: ['-e', ''] },
-    ...contenders.map((c) => ({ name: c.name, label: c.label, args: [path.join(HERE, 'cold', `${c.name}.mjs`), keyFile, endpoint] })),
+    ...contenders.map((c) => ({ name: c.name, label: c.label, args: [path.join(HERE, 'cold', 'run.mjs'), c.name, keyFile, endpoint] })),
   ]
   for (let w = 0; w < warmup; w++) for (const e of entries) await runNode(e.args)
   const times = Object.fromEntries(entries.map((e) => [e.name, []]))
@@ -255,7 +255,7 @@ async function measureCold() {
   }))
   section(
     `Cold start: a fresh \`node\` process loads the library and gets its first token (${runs} runs each)`,
-    'Wall time from spawn to exit of `node cold/<contender>.mjs <key file> <endpoint>`: start Node, load the ' +
+    'Wall time from spawn to exit of `node cold/run.mjs <contender> <key file> <endpoint>`: start Node, load the ' +
       'library, read the key file, sign, POST to the local IAM emulator, exit. Median, with min and max.',
     table(
       ['contender', 'median ms', 'min', 'max', 'over the floor', '× floor'],
