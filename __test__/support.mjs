@@ -39,7 +39,7 @@ export async function until(cond, ms = 3000) {
   return value
 }
 
-// ---- suite hooks ----
+// ---- suite hooks: call them at the top of a suite (await where async), before its first test() ----
 
 /**
  * The suite's emulator (`tls` as startEmulator takes it): started now, closed after the last
