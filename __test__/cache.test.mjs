@@ -6,67 +6,33 @@
 // process (fixtures/cache-driver.mjs, driven over IPC): the clock offset never goes back, so
 // in one process every later scenario would inherit it.
 import assert from 'node:assert/strict'
-import { fork, spawn } from 'node:child_process'
+import { fork } from 'node:child_process'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
-import { after, before, beforeEach, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { before, test } from 'node:test'
 
 import pkg from './package.mjs'
-import { closedPort, startEmulator } from './emulator.mjs'
-import { generateAuthorizedKey, stripPleaseLine, writeKeyFile } from './keys.mjs'
+import {
+  METADATA_PATH, closedPort, fixture, registeredKey, runNode, sleep, startBlackHole, stripPleaseLine, suiteEmulator,
+  suiteTempDir, unhandledRejections, until, writeKeyFile,
+} from './support.mjs'
 
-const { tokenFromKey, tokenFromMetadata, _testing } = pkg
-const here = path.dirname(fileURLToPath(import.meta.url))
-const DRIVER = path.join(here, 'fixtures', 'cache-driver.mjs')
-const EXIT_FIXTURE = path.join(here, 'fixtures', 'cache-exit.mjs')
+const { tokenFromKey, tokenFromMetadata } = pkg
+const DRIVER = fixture('cache-driver.mjs')
+const EXIT_FIXTURE = fixture('cache-exit.mjs')
 const MIN = 60_000
 const HOUR = 60 * MIN
 const LIFETIME_S = 43200 // the emulator's default tokenLifetimeSec
 
-const unhandled = []
-const onUnhandled = (reason) => unhandled.push(reason)
-process.on('unhandledRejection', onUnhandled)
-
-let emu
-let tmp
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-before(async () => {
+const unhandled = unhandledRejections()
+const tmp = suiteTempDir('yc-iam-cache-test-')
+const emu = await suiteEmulator({ clearCache: true })
+before(() => {
   delete process.env.YC_METADATA_ADDR
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'yc-iam-cache-test-'))
-  emu = await startEmulator()
-})
-after(async () => {
-  process.off('unhandledRejection', onUnhandled)
-  await emu?.close()
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
-})
-beforeEach(() => {
-  emu.reset()
-  _testing.clearCache()
 })
 
 /** A new authorized key, registered with the emulator. */
-function newKey(opts) {
-  const { key } = generateAuthorizedKey(opts)
-  emu.registerKey(key)
-  return key
-}
-
-/** Polls `cond` every 20 ms, at most `ms`; returns its last value. */
-async function until(cond, ms = 3000) {
-  const end = Date.now() + ms
-  let value = await cond()
-  while (!value && Date.now() < end) {
-    await sleep(20)
-    value = await cond()
-  }
-  return value
-}
+const newKey = (opts) => registeredKey(emu, opts).key
 
 async function settle(promise) {
   try {
@@ -401,7 +367,7 @@ test('expiring with the refresh timing out (ERR_TIMEOUT): the old token, every t
     outcomes.push(r.ok ? (r.value.accessToken === a ? 'old token' : 'new token') : r.error.code)
     // The caller's wait and the refresh's own deadline end together; let the refresh finish
     // so that the next call starts a refresh of its own instead of joining this one.
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
   assert.equal(emu.count('iam'), 11)
   assert.deepEqual(outcomes, Array(10).fill('old token'))
@@ -473,33 +439,14 @@ test('a token fetched after advanceClock counts its age from its fetch (test hoo
 
 // ---- no lingering ----
 
-/** Runs the exit fixture; resolves { out, exitedAt, code, stderr }. */
-function runExitFixture(env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EXIT_FIXTURE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-    child.on('error', reject)
-    let exitedAt
-    child.on('exit', () => { exitedAt = Date.now() })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      let out
-      try { out = JSON.parse(stdout.trim().split('\n').at(-1)) } catch {}
-      resolve({ out, exitedAt, code, signal, stderr })
-    })
-  })
-}
-
+/** Runs the exit fixture with `env` added to this process's; resolves runNode's result. */
+const runExitFixture = (env) => runNode(EXIT_FIXTURE, { env: { ...process.env, ...env } })
 
 test('a process that made one call of each function exits within 1 s of its last await', async (t) => {
   const key = newKey()
   const r = await runExitFixture({ EXIT_MODE: 'ok', EXIT_IAM_URL: emu.iamUrl, EXIT_MD_URL: emu.metadataUrl, EXIT_KEY: JSON.stringify(key) })
   assert.equal(r.code, 0, r.stderr)
-  assert.deepEqual({ ...r.out, lastAwait: undefined }, { context: 'Bearer', jwt: 3, metadata: 'Bearer', key: 'Bearer', lastAwait: undefined })
+  assert.deepEqual({ ...r.json, lastAwait: undefined }, { context: 'Bearer', jwt: 3, metadata: 'Bearer', key: 'Bearer', lastAwait: undefined })
   assert.equal(emu.count('iam'), 1)
   assert.equal(emu.count('metadata'), 1)
   assertExitedPromptly(t, r)
@@ -507,32 +454,28 @@ test('a process that made one call of each function exits within 1 s of its last
 
 /** The child exited within 1 s of its last await. */
 function assertExitedPromptly(t, r) {
-  const lingered = r.exitedAt - r.out.lastAwait
+  const lingered = r.exitedAt - r.json.lastAwait
   t.diagnostic(`exited ${lingered} ms after its last await`)
   assert.ok(lingered < 1000, `lingered ${lingered} ms`)
 }
 
 test('a process whose metadata call failed (port closed) exits promptly', async (t) => {
-  const url = `http://127.0.0.1:${await closedPort()}/computeMetadata/v1/instance/service-accounts/default/token`
+  const url = `http://127.0.0.1:${await closedPort()}${METADATA_PATH}`
   const r = await runExitFixture({ EXIT_MODE: 'fail', EXIT_MD_URL: url })
   assert.equal(r.code, 0, r.stderr)
-  assert.equal(r.out.metadata, 'ERR_UNAVAILABLE')
+  assert.equal(r.json.metadata, 'ERR_UNAVAILABLE')
   assertExitedPromptly(t, r)
 })
 
 test('a process whose metadata call timed out (server never answers) exits promptly', async (t) => {
-  const sockets = new Set()
-  const hole = net.createServer((s) => { sockets.add(s); s.on('error', () => {}) })
-  await new Promise((resolve) => hole.listen(0, '127.0.0.1', resolve))
+  const hole = await startBlackHole()
   try {
-    const url = `http://127.0.0.1:${hole.address().port}/computeMetadata/v1/instance/service-accounts/default/token`
-    const r = await runExitFixture({ EXIT_MODE: 'timeout', EXIT_MD_URL: url })
+    const r = await runExitFixture({ EXIT_MODE: 'timeout', EXIT_MD_URL: hole.metadataUrl })
     assert.equal(r.code, 0, r.stderr)
-    assert.equal(r.out.metadata, 'ERR_TIMEOUT')
+    assert.equal(r.json.metadata, 'ERR_TIMEOUT')
     assertExitedPromptly(t, r)
   } finally {
-    for (const s of sockets) s.destroy()
-    await new Promise((resolve) => hole.close(resolve))
+    await hole.close()
   }
 })
 

@@ -1,40 +1,19 @@
 // The yc-iam-token command: stdout is the token alone; errors go to stderr with the code.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
-import { startEmulator } from './emulator.mjs'
-import { generateAuthorizedKey, writeKeyFile } from './keys.mjs'
+import { VERSION, registeredKey, runNode, suiteEmulator, suiteTempDir, writeKeyFile } from './support.mjs'
 
 const BIN = fileURLToPath(new URL('../bin/yc-iam-token.js', import.meta.url))
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
-let emu, key, keyPath, dir
-
-before(async () => {
-  emu = await startEmulator()
-  key = generateAuthorizedKey().key
-  emu.registerKey(key)
-  dir = mkdtempSync(join(tmpdir(), 'yc-cli-'))
-  keyPath = writeKeyFile(dir, key)
-})
-after(async () => {
-  await emu.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const emu = await suiteEmulator()
+const { key } = registeredKey(emu)
+const dir = suiteTempDir('yc-cli-')
+const keyPath = writeKeyFile(dir, key)
 
 /** Runs the command with a clean environment (plus `env`); resolves {code, stdout, stderr}. */
-function run(args, env = {}) {
-  const clean = { PATH: process.env.PATH, ...env }
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: clean, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? error.code : 0, stdout, stderr })
-    })
-  })
-}
+const run = (args, env = {}) => runNode(BIN, { args, env: { PATH: process.env.PATH, ...env }, timeoutMs: 20_000 })
 
 test('--key FILE prints exactly the token', async () => {
   const { code, stdout, stderr } = await run(['--key', keyPath, '--endpoint', emu.iamUrl])
@@ -65,7 +44,7 @@ test('--help and --version', async () => {
   assert.equal(help.code, 0)
   assert.match(help.stdout, /Usage: yc-iam-token/)
   const v = await run(['--version'])
-  assert.equal(v.stdout, version + '\n')
+  assert.equal(v.stdout, VERSION + '\n')
 })
 
 test('bad flags exit 2 with ERR_INVALID_ARG on stderr and nothing on stdout', async () => {

@@ -1,26 +1,18 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { inspect } from 'node:util'
 
 import { tokenFromContext } from './package.mjs'
+import { assertHides, promiseFrom, rejection, rejectsWith } from './support.mjs'
 
 const TOKEN = 't1.9euelZrPzsvHm5KOycaXlJnMj5DPlO3rnpWajZqSm5rJmZLMl5mPz8aOx8_l'
 
 /** Calls without await: the call must return a promise, never throw. */
-function call(context) {
-  const result = tokenFromContext(context)
-  assert.ok(result instanceof Promise)
-  return result
-}
+const call = (context) => promiseFrom(() => tokenFromContext(context))
 
-async function rejectsWith(context, code) {
-  const error = await call(context).then(
-    () => assert.fail('expected a rejection'),
-    (e) => e,
-  )
-  assert.ok(error instanceof Error)
-  assert.equal(error.code, code, error.message)
-  for (const text of [error.message, error.stack, inspect(error)]) assert.ok(!text.includes(TOKEN))
+/** The call's rejection, with `code` and without the token. */
+async function rejected(context, code) {
+  const error = await rejectsWith(call(context), code)
+  assertHides(error, [TOKEN])
   return error
 }
 
@@ -50,7 +42,7 @@ test('token_type may be left out', async () => {
 
 test('a context without a token means no service account', async () => {
   for (const context of [{}, { token: undefined }, { token: null }, { requestId: 'x' }]) {
-    const error = await rejectsWith(context, 'ERR_NO_SERVICE_ACCOUNT')
+    const error = await rejected(context, 'ERR_NO_SERVICE_ACCOUNT')
     assert.match(error.message, /service account/)
     assert.equal(error.status, undefined)
   }
@@ -83,7 +75,7 @@ test('wrong types are ERR_INVALID_ARG', async () => {
     { token: { ...good, token_type: 'MAC' } },
     { token: { ...good, token_type: 5 } },
   ]
-  for (const context of cases) await rejectsWith(context, 'ERR_INVALID_ARG')
+  for (const context of cases) await rejected(context, 'ERR_INVALID_ARG')
 })
 
 test('a cyclic or getter-laden context is read safely', async () => {
@@ -97,9 +89,6 @@ test('a cyclic or getter-laden context is read safely', async () => {
       throw new Error('getter failed')
     },
   }
-  const error = await call(throwing).then(
-    () => assert.fail('expected a rejection'),
-    (e) => e,
-  )
+  const error = await rejection(call(throwing))
   assert.equal(error.message, 'getter failed')
 })

@@ -1,31 +1,17 @@
 // A credential library runs inside everyone's production process: it must survive the worst
 // input, work in worker threads, and tolerate a local clock a little ahead of IAM's.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { after, before, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { test } from 'node:test'
 import { Worker } from 'node:worker_threads'
 
-import { startEmulator } from './emulator.mjs'
-import { generateAuthorizedKey } from './keys.mjs'
 import { tokenFromKey } from './package.mjs'
+import { fixture, registeredKey, runNode, sleep, suiteEmulator } from './support.mjs'
 
-const fixture = (name) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
-let emu, key
-
-before(async () => {
-  emu = await startEmulator()
-  key = generateAuthorizedKey().key
-  emu.registerKey(key)
-})
-after(() => emu.close())
+const emu = await suiteEmulator()
+const { key } = registeredKey(emu)
 
 test('the worst inputs through every public function: the process survives and exits normally', async () => {
-  const { code, signal, stdout, stderr } = await new Promise((resolve) => {
-    const child = execFile(process.execPath, [fixture('hardening-worst.mjs')], { timeout: 120_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) =>
-      resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr, error }),
-    )
-  })
+  const { code, signal, stdout, stderr } = await runNode(fixture('hardening-worst.mjs'), { timeoutMs: 120_000 })
   assert.equal(signal, null, `killed by ${signal}: ${stderr}`)
   assert.equal(code, 0, stderr)
   assert.match(stdout, /survived \d+ calls/)
@@ -55,7 +41,7 @@ test('a worker terminated with a call in flight neither crashes the process nor 
   for (let round = 0; round < 10; round++) {
     const { worker, message } = runWorker({ key, iamUrl: emu.iamUrl, hang: true })
     assert.equal(await message, 'calling')
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await sleep(20)
     await worker.terminate()
   }
   emu.reset()

@@ -3,17 +3,17 @@
 // goes on the wire.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import util from 'node:util'
-import { after, before, beforeEach, describe, test } from 'node:test'
+import { before, describe, test } from 'node:test'
 import * as jose from 'jose'
 import pkg from './package.mjs'
-import { startEmulator } from './emulator.mjs'
-import { generateAuthorizedKey, generateOtherKey, stripPleaseLine, writeKeyFile } from './keys.mjs'
+import {
+  VERSION, assertHides, generateAuthorizedKey, generateOtherKey, lastRequest, postJwt, promiseFrom, registeredKey,
+  rejection, stripPleaseLine, suiteEmulator, suiteTempDir, writeKeyFile,
+} from './support.mjs'
 
-const { tokenFromKey, createJwt, _testing } = pkg
-const VERSION = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
+const { tokenFromKey, createJwt } = pkg
 const DEFAULT_AUDIENCE = 'https://iam.api.cloud.yandex.net/iam/v1/tokens'
 const KZ_AUDIENCE = 'https://iam.api.yandexcloud.kz/iam/v1/tokens'
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
@@ -45,15 +45,7 @@ function assertNoKeyMaterial(err, pems, label = '') {
 }
 
 /** tokenFromKey must return a promise (never throw) that rejects; resolves to the error. */
-async function rejectionOf(input, options, label = '') {
-  let promise
-  assert.doesNotThrow(() => { promise = tokenFromKey(input, options) }, `${label}: threw synchronously`)
-  assert.ok(promise instanceof Promise, `${label}: did not return a promise`)
-  return promise.then(
-    (value) => assert.fail(`${label}: resolved with ${util.inspect(value)}`),
-    (err) => err,
-  )
-}
+const rejectionOf = (input, options, label = '') => rejection(promiseFrom(() => tokenFromKey(input, options), label), label)
 
 /** createJwt must throw synchronously; returns the error. */
 function thrownBy(input, options, label = '') {
@@ -76,24 +68,9 @@ function assertCodedError(err, code, label) {
 /** ms since the epoch of an RFC 3339 time, truncated to the millisecond (as Date.parse does). */
 const truncatedMs = (rfc3339) => Date.parse(rfc3339)
 
-let emu
-let tmp
-let base // { key, privateKeyPem, publicKeyPem }, registered with the emulator
-
-before(async () => {
-  emu = await startEmulator()
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'yc-iam-key-test-'))
-  base = generateAuthorizedKey()
-  emu.registerKey(base.key)
-})
-after(async () => {
-  await emu?.close()
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
-})
-beforeEach(() => {
-  emu.reset()
-  _testing.clearCache()
-})
+const emu = await suiteEmulator({ clearCache: true })
+const tmp = suiteTempDir('yc-iam-key-test-')
+const base = registeredKey(emu) // { key, privateKeyPem, publicKeyPem }
 
 /**
  * Calls tokenFromKey through the emulator and checks the answer against the request the
@@ -103,7 +80,7 @@ async function expectToken(input, options = {}, label = '') {
   const before = emu.count('iam')
   const token = await tokenFromKey(input, { endpoint: emu.iamUrl, cache: false, ...options })
   assert.equal(emu.count('iam'), before + 1, `${label}: one request to IAM`)
-  const rec = emu.requests.filter((r) => r.kind === 'iam').at(-1)
+  const rec = lastRequest(emu, 'iam')
   assert.equal(rec.status, 200, `${label}: emulator answered ${rec.status}`)
   assert.ok(rec.response, `${label}: emulator recorded its answer`)
   assert.deepEqual(Object.keys(token).sort(), ['accessToken', 'expiresAt', 'tokenType'])
@@ -205,16 +182,14 @@ describe('tokenFromKey: every input form', () => {
   })
 
   test('PKCS#1 private key (BEGIN RSA PRIVATE KEY)', async () => {
-    const k = generateAuthorizedKey({ pkcs1: true })
+    const k = registeredKey(emu, { pkcs1: true })
     assert.ok(k.privateKeyPem.startsWith('-----BEGIN RSA PRIVATE KEY-----'))
-    emu.registerKey(k.key)
     await expectToken(k.key)
     await expectToken({ ...k.key, private_key: k.privateKeyPem })
   })
 
   test('RSA 4096 key', async () => {
-    const k = generateAuthorizedKey({ bits: 4096, reuse: true })
-    emu.registerKey(k.key)
+    const k = registeredKey(emu, { bits: 4096, reuse: true })
     const { rec } = await expectToken(k.key)
     assert.equal(rec.jwt.header.kid, k.key.id)
     await expectToken(JSON.stringify(k.key))
@@ -301,8 +276,7 @@ describe('tokenFromKey: on the wire', () => {
   })
 
   test('a deleted key: ERR_IAM_REJECTED, status 401, IAM\'s message, no JWT', async () => {
-    const k = generateAuthorizedKey()
-    emu.registerKey(k.key)
+    const k = registeredKey(emu)
     await expectToken(k.key)
     emu.deleteKey(k.key.id)
     const err = await rejectionOf(k.key, { endpoint: emu.iamUrl, cache: false }, 'deleted key')
@@ -310,16 +284,13 @@ describe('tokenFromKey: on the wire', () => {
     assert.equal(err.status, 401)
     assert.match(err.message, /not found/, 'carries IAM\'s own message')
     assert.ok(err.message.includes(k.key.id), `names the key IAM named: ${err.message}`)
-    for (const text of [err.message, err.stack, util.inspect(err)]) {
-      assert.ok(!text.includes('eyJ'), `JWT in the error: ${text}`)
-    }
+    assertHides(err, ['eyJ'], 'deleted key')
     assertNoKeyMaterial(err, [k.privateKeyPem], 'deleted key')
     assert.equal(emu.count('iam'), 2, 'a 401 is not retried')
   })
 
   test('a deleted key also evicts the cached token', async () => {
-    const k = generateAuthorizedKey()
-    emu.registerKey(k.key)
+    const k = registeredKey(emu)
     const first = await tokenFromKey(k.key, { endpoint: emu.iamUrl })
     assert.equal((await tokenFromKey(k.key, { endpoint: emu.iamUrl })).accessToken, first.accessToken)
     assert.equal(emu.count('iam'), 1)
@@ -617,21 +588,14 @@ describe('createJwt', () => {
 
   test('the emulator accepts a createJwt JWT POSTed by hand', async () => {
     const jwt = createJwt(base.key, { audience: emu.iamUrl })
-    const res = await fetch(emu.iamUrl, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jwt }),
-    })
-    const body = await res.json()
-    assert.equal(res.status, 200, JSON.stringify(body))
-    assert.match(body.iamToken, /^t1\./)
+    const res = await postJwt(emu, jwt)
+    assert.equal(res.status, 200, res.text)
+    assert.match(res.json.iamToken, /^t1\./)
   })
 
   test('a JWT for another audience is refused by the emulator', async () => {
     const jwt = createJwt(base.key) // aud = the real IAM endpoint
-    const res = await fetch(emu.iamUrl, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jwt }),
-    })
-    assert.equal(res.status, 401)
-    await res.arrayBuffer()
+    assert.equal((await postJwt(emu, jwt)).status, 401)
   })
 
   test('each JWT is freshly signed (PS256 is randomized)', () => {

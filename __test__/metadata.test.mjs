@@ -1,93 +1,49 @@
 // tokenFromMetadata over real sockets against the local emulator (issue "tokenFromMetadata").
 // Run: node --test --test-concurrency=1 __test__/metadata.test.mjs
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import fs from 'node:fs'
-import net from 'node:net'
-import path from 'node:path'
 import { after, afterEach, before, beforeEach, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import util from 'node:util'
 
 import pkg from './package.mjs'
-import { closedPort, startEmulator } from './emulator.mjs'
-import { generateAuthorizedKey } from './keys.mjs'
-import { startProxy } from './proxy.mjs'
+import {
+  METADATA_PATH, VERSION, closedPort, fixture, promiseFrom, registeredKey, rejection, runNode, sleep, startBlackHole,
+  startEmulator, startProxy, suiteEmulator, unhandledRejections, until,
+} from './support.mjs'
 
 const { tokenFromMetadata } = pkg
-const here = path.dirname(fileURLToPath(import.meta.url))
-const VERSION = JSON.parse(fs.readFileSync(path.join(here, '..', 'package.json'), 'utf8')).version
 const SECRET = 't1.SECRETSECRETtokenTextThatMustNeverLeak'
 const ENV_NAMES = ['YC_METADATA_ADDR', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'all_proxy', 'no_proxy']
 
-let emu
 const errors = [] // every error this file saw, checked for token text at the end
-const unhandled = []
-const onUnhandled = (reason) => unhandled.push(reason)
+const unhandled = unhandledRejections()
 const savedEnv = {}
+const emu = await suiteEmulator({ clearCache: true })
 
-before(async () => {
-  process.on('unhandledRejection', onUnhandled)
+before(() => {
   for (const name of ENV_NAMES) savedEnv[name] = process.env[name]
   delete process.env.YC_METADATA_ADDR
-  emu = await startEmulator()
 })
-after(async () => {
-  process.off('unhandledRejection', onUnhandled)
+after(() => {
   for (const name of ENV_NAMES) {
     if (savedEnv[name] === undefined) delete process.env[name]
     else process.env[name] = savedEnv[name]
   }
-  await emu?.close()
 })
 beforeEach(() => {
-  emu.reset()
   emu.metadataToken = { access_token: SECRET, expires_in: 43200, token_type: 'Bearer' }
-  pkg._testing.clearCache()
 })
 afterEach(() => {
   delete process.env.YC_METADATA_ADDR
 })
 
 /** The rejection of `promise` (fails if it resolves), recorded for the token-text check. */
-async function rejection(promise) {
-  let err
-  try {
-    await promise
-  } catch (e) {
-    err = e
-  }
-  assert.ok(err instanceof Error, 'expected a rejection with an Error')
+async function rejected(promise) {
+  const err = await rejection(promise)
   errors.push(err)
   return err
 }
 
 const ms = (t0) => Math.round(performance.now() - t0)
-const sleep = (n) => new Promise((r) => setTimeout(r, n))
-
-
-/** A server that accepts connections and never answers. */
-async function startBlackHole() {
-  const sockets = new Set()
-  let connections = 0
-  const server = net.createServer((s) => {
-    connections++
-    sockets.add(s)
-    s.on('error', () => {})
-    s.on('close', () => sockets.delete(s))
-  })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  return {
-    port,
-    url: `http://127.0.0.1:${port}/computeMetadata/v1/instance/service-accounts/default/token`,
-    get connections() { return connections },
-    async close() {
-      for (const s of sockets) s.destroy()
-      await new Promise((resolve) => server.close(resolve))
-    },
-  }
-}
 
 function checkToken(token, expiresInSec) {
   assert.equal(typeof token.accessToken, 'string')
@@ -99,7 +55,7 @@ function checkToken(token, expiresInSec) {
 
 function checkWire(rec) {
   assert.equal(rec.method, 'GET')
-  assert.equal(rec.path, '/computeMetadata/v1/instance/service-accounts/default/token')
+  assert.equal(rec.path, METADATA_PATH)
   assert.equal(rec.headers['metadata-flavor'], 'Google')
   assert.equal(rec.headers['user-agent'], `yc-iam-token/${VERSION}`)
 }
@@ -159,7 +115,7 @@ test('token_type may be missing or any case of "bearer"', async () => {
 
 test('404 -> ERR_NO_SERVICE_ACCOUNT, status 404, one request', async () => {
   emu.metadataStatus = 404
-  const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
+  const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
   assert.equal(err.code, 'ERR_NO_SERVICE_ACCOUNT')
   assert.equal(err.status, 404)
   assert.equal(emu.count('metadata'), 1)
@@ -169,7 +125,7 @@ test('403 and other 4xx -> ERR_IAM_REJECTED with the status, not retried', async
   for (const status of [403, 400, 401]) {
     emu.reset()
     emu.fail('metadata', { status }, 5)
-    const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
+    const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
     assert.equal(err.code, 'ERR_IAM_REJECTED', `status ${status}`)
     assert.equal(err.status, status)
     assert.equal(emu.count('metadata'), 1, `status ${status}: not retried`)
@@ -190,7 +146,7 @@ test('persistent 503 stops after `retries` with ERR_UNAVAILABLE status 503', asy
     emu.fail('metadata', { status: 503 }, 20)
     const options = { endpoint: emu.metadataUrl, cache: false }
     if (retries !== undefined) options.retries = retries
-    const err = await rejection(tokenFromMetadata(options))
+    const err = await rejected(tokenFromMetadata(options))
     assert.equal(err.code, 'ERR_UNAVAILABLE', `retries ${retries}`)
     assert.equal(err.status, 503)
     assert.equal(emu.count('metadata'), expected, `retries ${retries}: requests`)
@@ -213,7 +169,7 @@ test('429 with Retry-After: 1 is honoured (second request >= ~1 s later), then s
 test('429 with a Retry-After past the deadline ends at once with ERR_UNAVAILABLE status 429', async () => {
   emu.fail('metadata', { status: 429, retryAfter: 30 }, 5)
   const t0 = performance.now()
-  const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, timeoutMs: 2000 }))
+  const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, timeoutMs: 2000 }))
   const elapsed = ms(t0)
   assert.equal(err.code, 'ERR_UNAVAILABLE')
   assert.equal(err.status, 429)
@@ -228,7 +184,7 @@ test('a connection reset is retried', async () => {
   assert.equal(emu.count('metadata'), 2)
   emu.reset()
   emu.fail('metadata', { reset: true }, 5)
-  const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, retries: 1 }))
+  const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, retries: 1 }))
   assert.equal(err.code, 'ERR_UNAVAILABLE')
   assert.equal(emu.count('metadata'), 2)
 })
@@ -237,11 +193,11 @@ test('a connection reset is retried', async () => {
 
 test('a closed port on 127.0.0.1 fails fast with ERR_UNAVAILABLE and no retry', async (t) => {
   const port = await closedPort()
-  const url = `http://127.0.0.1:${port}/computeMetadata/v1/instance/service-accounts/default/token`
+  const url = `http://127.0.0.1:${port}${METADATA_PATH}`
   const times = []
   for (const retries of [undefined, 10, 10, 10]) {
     const t0 = performance.now()
-    const err = await rejection(tokenFromMetadata({ endpoint: url, cache: false, ...(retries === undefined ? {} : { retries }) }))
+    const err = await rejected(tokenFromMetadata({ endpoint: url, cache: false, ...(retries === undefined ? {} : { retries }) }))
     times.push(ms(t0))
     assert.equal(err.code, 'ERR_UNAVAILABLE')
     assert.equal(err.status, undefined)
@@ -257,7 +213,7 @@ test('a closed port on 127.0.0.1 fails fast with ERR_UNAVAILABLE and no retry', 
 test('the same off-cloud failure via YC_METADATA_ADDR pointing at a closed port', async () => {
   process.env.YC_METADATA_ADDR = `127.0.0.1:${await closedPort()}`
   const t0 = performance.now()
-  const err = await rejection(tokenFromMetadata())
+  const err = await rejected(tokenFromMetadata())
   const elapsed = ms(t0)
   assert.equal(err.code, 'ERR_UNAVAILABLE')
   assert.ok(elapsed < 1000, `${elapsed} ms`)
@@ -267,7 +223,7 @@ test('a listening socket that never answers -> ERR_TIMEOUT within timeoutMs (800
   const hole = await startBlackHole()
   try {
     const t0 = performance.now()
-    const err = await rejection(tokenFromMetadata({ endpoint: hole.url, cache: false, timeoutMs: 800 }))
+    const err = await rejected(tokenFromMetadata({ endpoint: hole.metadataUrl, cache: false, timeoutMs: 800 }))
     const elapsed = ms(t0)
     t.diagnostic(`black hole, timeoutMs 800: ERR_TIMEOUT after ${elapsed} ms`)
     assert.equal(err.code, 'ERR_TIMEOUT')
@@ -283,7 +239,7 @@ test('a listening socket that never answers -> ERR_TIMEOUT within the default 30
   const hole = await startBlackHole()
   try {
     const t0 = performance.now()
-    const err = await rejection(tokenFromMetadata({ endpoint: hole.url, cache: false }))
+    const err = await rejected(tokenFromMetadata({ endpoint: hole.metadataUrl, cache: false }))
     const elapsed = ms(t0)
     t.diagnostic(`black hole, default timeout: ERR_TIMEOUT after ${elapsed} ms`)
     assert.equal(err.code, 'ERR_TIMEOUT')
@@ -299,23 +255,15 @@ test('a listening socket that never answers -> ERR_TIMEOUT within the default 30
 
 test('proxy variables (upper and lower case) are ignored for metadata (child process)', async () => {
   const proxy = await startProxy()
-  const { key } = generateAuthorizedKey()
-  emu.registerKey(key)
+  const { key } = registeredKey(emu)
   try {
     const env = { ...process.env }
     for (const name of ENV_NAMES) delete env[name]
     for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy']) env[name] = proxy.url
     Object.assign(env, { MD_URL: emu.metadataUrl, MD_ADDR: emu.metadataAddr, IAM_URL: emu.iamUrl, IAM_KEY: JSON.stringify(key) })
-    const child = spawn(process.execPath, [path.join(here, 'fixtures', 'md-proxy.mjs')], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    const timer = setTimeout(() => child.kill(), 10_000)
-    const code = await new Promise((resolve) => child.on('close', resolve))
-    clearTimeout(timer)
+    const { code, stdout, stderr, json: result } = await runNode(fixture('md-proxy.mjs'), { env, timeoutMs: 10_000 })
     assert.equal(code, 0, stderr)
-    const result = JSON.parse(stdout.trim().split('\n').at(-1))
+    assert.ok(result, `no JSON line from the child: ${stdout}`)
     assert.deepEqual(result.viaEndpoint, { ok: true, accessToken: SECRET })
     assert.deepEqual(result.viaEnv, { ok: true, accessToken: SECRET })
     assert.equal(emu.count('metadata'), 2, 'the emulator answered both metadata calls')
@@ -353,7 +301,7 @@ test('every malformed 200 -> ERR_INVALID_RESPONSE (status 200, not retried), no 
   for (const [name, fault] of Object.entries(cases)) {
     emu.reset()
     emu.fail('metadata', fault, 3)
-    const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
+    const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
     assert.equal(err.code, 'ERR_INVALID_RESPONSE', `${name}: ${err.code} ${err.message}`)
     assert.equal(err.status, 200, name)
     assert.equal(emu.count('metadata'), 1, `${name}: not retried`)
@@ -364,7 +312,7 @@ test('every malformed 200 -> ERR_INVALID_RESPONSE (status 200, not retried), no 
 
 test('a 100 KiB answer -> ERR_INVALID_RESPONSE, cut off, not retried, status 200', async () => {
   emu.fail('metadata', { bigBody: 100 * 1024 }, 3)
-  const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
+  const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
   assert.equal(err.code, 'ERR_INVALID_RESPONSE')
   assert.equal(emu.count('metadata'), 1, 'not retried')
   assert.ok(err.message.length < 1000 && !err.message.includes('AAAAAAAA'), 'body not echoed')
@@ -376,7 +324,7 @@ test('a redirect -> ERR_INVALID_RESPONSE status 302, the target not followed', a
   const target = await startEmulator()
   try {
     emu.fail('metadata', { redirect: target.metadataUrl })
-    const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
+    const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false }))
     assert.equal(err.code, 'ERR_INVALID_RESPONSE')
     assert.equal(err.status, 302)
     assert.equal(emu.count('metadata'), 1)
@@ -405,19 +353,15 @@ test('bad options -> ERR_INVALID_ARG, rejected (never thrown), no request', asyn
     "cache 'yes'": { endpoint: emu.metadataUrl, cache: 'yes' },
     'signal not a signal': { endpoint: emu.metadataUrl, signal: {} },
   }
-  const call = (options) => {
-    let p
-    assert.doesNotThrow(() => { p = tokenFromMetadata(options) })
-    return p
-  }
+  const call = (options) => promiseFrom(() => tokenFromMetadata(options))
   for (const [name, options] of Object.entries(cases)) {
     for (const cache of [false, undefined]) {
-      const err = await rejection(call(cache === false ? { ...options, cache: options.cache ?? false } : options))
+      const err = await rejected(call(cache === false ? { ...options, cache: options.cache ?? false } : options))
       assert.equal(err.code, 'ERR_INVALID_ARG', `${name}: ${err.code} ${err.message}`)
     }
   }
   for (const options of [5, 'x', true]) {
-    const err = await rejection(call(options))
+    const err = await rejected(call(options))
     assert.equal(err.code, 'ERR_INVALID_ARG', `options ${util.inspect(options)}`)
   }
   assert.equal(emu.requests.length, 0)
@@ -425,10 +369,10 @@ test('bad options -> ERR_INVALID_ARG, rejected (never thrown), no request', asyn
 
 test("YC_METADATA_ADDR='bad host' -> ERR_INVALID_ARG naming the variable", async () => {
   process.env.YC_METADATA_ADDR = 'bad host'
-  const err = await rejection(tokenFromMetadata({ cache: false }))
+  const err = await rejected(tokenFromMetadata({ cache: false }))
   assert.equal(err.code, 'ERR_INVALID_ARG')
   assert.match(err.message, /YC_METADATA_ADDR/)
-  const cached = await rejection(tokenFromMetadata())
+  const cached = await rejected(tokenFromMetadata())
   assert.equal(cached.code, 'ERR_INVALID_ARG')
 })
 
@@ -436,7 +380,7 @@ test("YC_METADATA_ADDR='bad host' -> ERR_INVALID_ARG naming the variable", async
 
 test('a pre-aborted signal -> ABORT_ERR (AbortError) without a request (cache: false)', async () => {
   for (let i = 0; i < 10; i++) {
-    const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, signal: AbortSignal.abort() }))
+    const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, signal: AbortSignal.abort() }))
     assert.equal(err.code, 'ABORT_ERR')
     assert.equal(err.name, 'AbortError')
   }
@@ -449,7 +393,7 @@ test('a pre-aborted signal -> ABORT_ERR without a request (cache: true, empty ca
   for (let i = 0; i < 10; i++) {
     emu.reset()
     pkg._testing.clearCache()
-    const err = await rejection(tokenFromMetadata({ endpoint: emu.metadataUrl, signal: AbortSignal.abort() }))
+    const err = await rejected(tokenFromMetadata({ endpoint: emu.metadataUrl, signal: AbortSignal.abort() }))
     assert.equal(err.code, 'ABORT_ERR')
     assert.equal(err.name, 'AbortError')
     await sleep(30)
@@ -462,11 +406,11 @@ test('aborting during a hanging request rejects promptly', async () => {
   emu.fail('metadata', { hang: true })
   const controller = new AbortController()
   const pending = tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, timeoutMs: 10_000, signal: controller.signal })
-  for (let i = 0; i < 200 && emu.count('metadata') === 0; i++) await sleep(10)
+  await until(() => emu.count('metadata') > 0)
   assert.equal(emu.count('metadata'), 1, 'the request reached the emulator')
   const t0 = performance.now()
   controller.abort()
-  const err = await rejection(pending)
+  const err = await rejected(pending)
   const elapsed = ms(t0)
   assert.equal(err.code, 'ABORT_ERR')
   assert.equal(err.name, 'AbortError')
@@ -477,10 +421,10 @@ test('aborting a cached (shared) call during a hanging request ends that caller\
   emu.fail('metadata', { hang: true })
   const controller = new AbortController()
   const pending = tokenFromMetadata({ endpoint: emu.metadataUrl, timeoutMs: 1000, signal: controller.signal })
-  for (let i = 0; i < 200 && emu.count('metadata') === 0; i++) await sleep(10)
+  await until(() => emu.count('metadata') > 0)
   const t0 = performance.now()
   controller.abort()
-  const err = await rejection(pending)
+  const err = await rejected(pending)
   const elapsed = ms(t0)
   assert.equal(err.code, 'ABORT_ERR')
   assert.ok(elapsed < 500, `rejected ${elapsed} ms after abort()`)

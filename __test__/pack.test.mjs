@@ -2,15 +2,13 @@
 // both tarballs offline into a fresh project, and use the package there as users do.
 import assert from 'node:assert/strict'
 import { execFile as execFileCb, execFileSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, before, test } from 'node:test'
+import { before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
-import { startEmulator } from './emulator.mjs'
-import { generateAuthorizedKey } from './keys.mjs'
+import { registeredKey, suiteEmulator, suiteTempDir } from './support.mjs'
 
 const execFile = promisify(execFileCb)
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -18,7 +16,10 @@ const abi = process.platform === 'linux' ? (process.report.getReport().header.gl
 const platform = `${process.platform}-${process.arch}${abi}`
 const binary = `yc-iam-token.${platform}.node`
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-let work, project, emu, key
+const work = suiteTempDir('yc-iam-token-pack-')
+const emu = await suiteEmulator()
+const { key } = registeredKey(emu)
+let project
 
 /** Bytes and files under a folder. */
 function footprint(dir) {
@@ -33,8 +34,7 @@ function footprint(dir) {
   return { bytes, files }
 }
 
-before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'yc-iam-token-pack-'))
+before(() => {
   const quiet = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }
   // The platform package, as `napi create-npm-dirs` lays it out, with the binary built here.
   execFileSync(join(root, 'node_modules', '.bin', 'napi'), ['create-npm-dirs'], { cwd: root, ...quiet })
@@ -53,15 +53,7 @@ before(async () => {
     ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, mainTgz.filename), join(work, platformTgz.filename)],
     { cwd: project, ...quiet },
   )
-  emu = await startEmulator()
-  key = generateAuthorizedKey().key
-  emu.registerKey(key)
   writeFileSync(join(project, 'key.json'), JSON.stringify(key))
-})
-
-after(async () => {
-  await emu?.close()
-  if (work) rmSync(work, { recursive: true, force: true })
 })
 
 const run = (file, env = {}) =>

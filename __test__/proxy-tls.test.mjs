@@ -2,82 +2,43 @@
 // SSL_CERT_FILE once per process, so every case runs tokenFromKey in a child process
 // (fixtures/key-child.mjs) with an environment built from scratch.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { after, before, beforeEach, test } from 'node:test'
-import { startEmulator } from './emulator.mjs'
-import { generateAuthorizedKey } from './keys.mjs'
-import { startProxy } from './proxy.mjs'
-import { makeTestCA } from './tls.mjs'
+import { after, beforeEach, test } from 'node:test'
+import {
+  VERSION, fixture, lastRequest, makeTestCA, registeredKey, runNode, startProxy, suiteEmulator, suiteTempDir,
+} from './support.mjs'
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/key-child.mjs', import.meta.url))
-const VERSION = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
+const FIXTURE = fixture('key-child.mjs')
 const CHILD_TIMEOUT_MS = 15_000
 
-let tmp
-let ca
-let emu // http
-let temu // https, certificate from the test CA
-let proxy
-let key
-
-before(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'yc-iam-proxy-tls-'))
-  ca = makeTestCA(path.join(tmp, 'ca'))
-  emu = await startEmulator()
-  temu = await startEmulator({ tls: { key: ca.key, cert: ca.cert } })
-  proxy = await startProxy()
-  key = generateAuthorizedKey().key
-  emu.registerKey(key)
-  temu.registerKey(key)
-})
-after(async () => {
-  await Promise.all([emu?.close(), temu?.close(), proxy?.close()])
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
-})
-beforeEach(() => {
-  emu.reset()
-  temu.reset()
-  proxy.reset()
-})
+const ca = makeTestCA(path.join(suiteTempDir('yc-iam-proxy-tls-'), 'ca'))
+const emu = await suiteEmulator({ reset: true }) // http
+const temu = await suiteEmulator({ tls: { key: ca.key, cert: ca.cert }, reset: true }) // https, certificate from the test CA
+const proxy = await startProxy()
+after(() => proxy.close())
+beforeEach(() => proxy.reset())
+const { key } = registeredKey([emu, temu])
 
 /**
  * Runs tokenFromKey in a child with exactly `env` (plus PATH) and returns its JSON result.
  * The child must exit by itself, with code 0, within CHILD_TIMEOUT_MS.
  */
-function runChild(env, options) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FIXTURE, JSON.stringify({ key, options })], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => { stdout += c })
-    child.stderr.on('data', (c) => { stderr += c })
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`child did not exit within ${CHILD_TIMEOUT_MS} ms; stdout: ${stdout}; stderr: ${stderr}`))
-    }, CHILD_TIMEOUT_MS)
-    child.on('error', (err) => { clearTimeout(timer); reject(err) })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (code !== 0) return reject(new Error(`child exited with ${code ?? signal}; stdout: ${stdout}; stderr: ${stderr}`))
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').at(-1)))
-      } catch {
-        reject(new Error(`child printed no JSON; stdout: ${stdout}; stderr: ${stderr}`))
-      }
-    })
+async function runChild(env, options) {
+  const { code, signal, stdout, stderr, json, timedOut } = await runNode(FIXTURE, {
+    args: [JSON.stringify({ key, options })],
+    env: { PATH: process.env.PATH, ...env },
+    timeoutMs: CHILD_TIMEOUT_MS,
   })
+  const output = `stdout: ${stdout}; stderr: ${stderr}`
+  if (timedOut) throw new Error(`child did not exit within ${CHILD_TIMEOUT_MS} ms; ${output}`)
+  if (code !== 0) throw new Error(`child exited with ${code ?? signal}; ${output}`)
+  if (json === undefined) throw new Error(`child printed no JSON; ${output}`)
+  return json
 }
 
 function assertSucceeded(result, server, label) {
   assert.equal(result.ok, true, `${label}: ${JSON.stringify(result)}`)
-  const rec = server.requests.filter((r) => r.kind === 'iam').at(-1)
+  const rec = lastRequest(server, 'iam')
   assert.ok(rec, `${label}: the emulator saw no IAM request`)
   assert.equal(rec.status, 200)
   assert.equal(result.accessToken, rec.response.iamToken)

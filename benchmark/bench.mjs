@@ -232,7 +232,7 @@ async function measureCold() {
   const { warmup, runs } = CONFIG.cold
   const entries = [
     { name: 'floor', label: "`node -e ''` (floor)", args: ['-e', ''] },
-    ...contenders.map((c) => ({ name: c.name, label: c.label, args: [path.join(HERE, 'cold', `${c.name}.mjs`), keyFile, endpoint] })),
+    ...contenders.map((c) => ({ name: c.name, label: c.label, args: [path.join(HERE, 'cold', 'run.mjs'), c.name, keyFile, endpoint] })),
   ]
   for (let w = 0; w < warmup; w++) for (const e of entries) await runNode(e.args)
   const times = Object.fromEntries(entries.map((e) => [e.name, []]))
@@ -255,7 +255,7 @@ async function measureCold() {
   }))
   section(
     `Cold start: a fresh \`node\` process loads the library and gets its first token (${runs} runs each)`,
-    'Wall time from spawn to exit of `node cold/<contender>.mjs <key file> <endpoint>`: start Node, load the ' +
+    'Wall time from spawn to exit of `node cold/run.mjs <contender> <key file> <endpoint>`: start Node, load the ' +
       'library, read the key file, sign, POST to the local IAM emulator, exit. Median, with min and max.',
     table(
       ['contender', 'median ms', 'min', 'max', 'over the floor', '× floor'],
@@ -280,36 +280,48 @@ async function withWorkers(names, body) {
   }
 }
 
+/**
+ * `op` in every contender's worker, first one at a time, then `concurrency` in flight: `runs`
+ * runs of each, the contenders taking turns; `check(contender, result, mode)` sees every result.
+ * Resolves, per mode ('sequential', 'concurrent'), the contenders' medians of `fields`.
+ */
+async function sequentialThenConcurrent(workers, { op, args, what, runs, durationMs, concurrency, maxCount, fields, check = () => {} }) {
+  const data = {}
+  for (const mode of [{ id: 'sequential', concurrency: 1 }, { id: 'concurrent', concurrency }]) {
+    const per = Object.fromEntries(contenders.map((c) => [c.name, []]))
+    for (let r = 0; r < runs; r++) {
+      checkBudget()
+      for (const c of rotate(contenders, r)) {
+        const res = await workers[c.name].call(op, { ...args, concurrency: mode.concurrency, durationMs, maxCount })
+        check(c, res, mode.id)
+        per[c.name].push(res)
+      }
+      log(`${what}, ${mode.id}: run ${r + 1}/${runs}`)
+    }
+    data[mode.id] = medians(per, fields)
+  }
+  return data
+}
+
+/** The best peer's median per second in one mode's medians (the first entry is this package). */
+const bestPeerPerSec = (modeMedians) => Math.max(...modeMedians.slice(1).map((x) => x.perSec))
+
 async function measureExchange() {
   const { warmupMs, runs, durationMs, concurrency, maxCount } = CONFIG.exchange
-  const modes = [
-    { id: 'sequential', concurrency: 1 },
-    { id: 'concurrent', concurrency },
-  ]
   return withWorkers(contenders.map((c) => c.name), async (workers) => {
     for (const c of contenders) {
       const w = await workers[c.name].call('exchange', { keyFile, endpoint, concurrency, durationMs: warmupMs, maxCount })
       verifyEmulator(w.count, `${c.name} warm-up`)
     }
-    const data = {}
-    for (const mode of modes) {
-      const per = Object.fromEntries(contenders.map((c) => [c.name, []]))
-      for (let r = 0; r < runs; r++) {
-        checkBudget()
-        for (const c of rotate(contenders, r)) {
-          const res = await workers[c.name].call('exchange', { keyFile, endpoint, concurrency: mode.concurrency, durationMs, maxCount })
-          verifyEmulator(res.count, `${c.name} ${mode.id} exchanges`)
-          per[c.name].push(res)
-        }
-        log(`uncached exchanges, ${mode.id}: run ${r + 1}/${runs}`)
-      }
-      data[mode.id] = medians(per, ['perSec', 'loopP99Ms'])
-    }
-    const bestPeer = (mode) => Math.max(...data[mode].slice(1).map((x) => x.perSec))
+    const data = await sequentialThenConcurrent(workers, {
+      op: 'exchange', args: { keyFile, endpoint }, what: 'uncached exchanges', runs, durationMs, concurrency, maxCount,
+      fields: ['perSec', 'loopP99Ms'],
+      check: (c, res, mode) => verifyEmulator(res.count, `${c.name} ${mode} exchanges`),
+    })
     const rows = contenders.map((c, i) => {
       const s = data.sequential[i]
       const p = data.concurrent[i]
-      return [c.label, fmt(s.perSec), ratio(s.perSec / bestPeer('sequential')), fmt(s.loopP99Ms, 1), fmt(p.perSec), ratio(p.perSec / bestPeer('concurrent')), fmt(p.loopP99Ms, 1)]
+      return [c.label, fmt(s.perSec), ratio(s.perSec / bestPeerPerSec(data.sequential)), fmt(s.loopP99Ms, 1), fmt(p.perSec), ratio(p.perSec / bestPeerPerSec(data.concurrent)), fmt(p.loopP99Ms, 1)]
     })
     section(
       `Uncached exchanges per second (sign a JWT + POST it to the IAM emulator; ${runs} runs × ${durationMs / 1000} s, median)`,
@@ -399,33 +411,20 @@ async function verifyJwtAtEmulator(jwt, what) {
 
 async function measureSign() {
   const { warmupMs, runs, durationMs, concurrency, maxCount } = CONFIG.sign
-  const modes = [
-    { id: 'sequential', concurrency: 1 },
-    { id: 'concurrent', concurrency },
-  ]
   return withWorkers(contenders.map((c) => c.name), async (workers) => {
     for (const c of contenders) {
       const { jwt } = await workers[c.name].call('sampleJwt', { keyFile })
       await verifyJwtAtEmulator(jwt, `${c.name} JWT`)
       await workers[c.name].call('sign', { keyFile, concurrency, durationMs: warmupMs, maxCount })
     }
-    const data = {}
-    for (const mode of modes) {
-      const per = Object.fromEntries(contenders.map((c) => [c.name, []]))
-      for (let r = 0; r < runs; r++) {
-        checkBudget()
-        for (const c of rotate(contenders, r)) {
-          per[c.name].push(await workers[c.name].call('sign', { keyFile, concurrency: mode.concurrency, durationMs, maxCount }))
-        }
-        log(`JWT signing, ${mode.id}: run ${r + 1}/${runs}`)
-      }
-      data[mode.id] = medians(per, ['perSec', 'loopP99Ms', 'loopMaxMs'])
-    }
-    const bestPeer = (mode) => Math.max(...data[mode].slice(1).map((x) => x.perSec))
+    const data = await sequentialThenConcurrent(workers, {
+      op: 'sign', args: { keyFile }, what: 'JWT signing', runs, durationMs, concurrency, maxCount,
+      fields: ['perSec', 'loopP99Ms', 'loopMaxMs'],
+    })
     const rows = contenders.map((c, i) => {
       const s = data.sequential[i]
       const p = data.concurrent[i]
-      return [c.label, c.signer, fmt(s.perSec), ratio(s.perSec / bestPeer('sequential')), fmt(p.perSec), ratio(p.perSec / bestPeer('concurrent')), fmt(p.loopP99Ms, 1)]
+      return [c.label, c.signer, fmt(s.perSec), ratio(s.perSec / bestPeerPerSec(data.sequential)), fmt(p.perSec), ratio(p.perSec / bestPeerPerSec(data.concurrent)), fmt(p.loopP99Ms, 1)]
     })
     section(
       `JWT signing alone, RSA-2048 PS256 (${runs} runs × ${durationMs / 1000} s, median)`,

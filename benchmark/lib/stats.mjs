@@ -11,8 +11,6 @@ export const max = (xs) => Math.max(...xs)
 /** Rotates `xs` by `r`: run r starts with a different contender, so none always goes first. */
 export const rotate = (xs, r) => xs.map((_, i) => xs[(i + r) % xs.length])
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** Lanes of `fn` calls, bounded in time and count; returns completed calls per second. */
 export async function lanes(fn, { concurrency = 1, durationMs, maxCount, yieldEach = false }) {
   const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve))
