@@ -72,7 +72,8 @@ const bunArch = process.arch === 'arm64' ? 'aarch64' : `x64${hasAvx2() ? '' : '-
 // musl by reading it; without it, it falls back to process.report, which needs --allow-sys.
 // The addon's own file reads (key paths) and sockets are native code, which Deno's permissions
 // do not see: no --allow-read for key files, no --allow-net.
-export const DENO_FLAGS = ['--allow-ffi', '--allow-env', '--allow-read=/usr/bin/ldd']
+// RUNTIME_MATRIX_DENO_FLAGS (space-separated) tries another set.
+export const DENO_FLAGS = process.env.RUNTIME_MATRIX_DENO_FLAGS?.split(/\s+/).filter(Boolean) ?? ['--allow-ffi', '--allow-env', '--allow-read=/usr/bin/ldd']
 
 const RUNTIMES = [
   ...['16.20.2', '18.20.8', '22.23.5', '24.22.3'].map((version) => ({
