@@ -67,6 +67,7 @@ pub struct JwtOptions {
 /// An IAM token for an authorized key: signed JWT, exchanged at IAM, cached per
 /// (endpoint, key content).
 pub async fn token_from_key(key: KeyInput, options: KeyOptions) -> Result<Cached> {
+    let started = tokio::time::Instant::now();
     let endpoint = options
         .endpoint
         .unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
@@ -75,10 +76,19 @@ pub async fn token_from_key(key: KeyInput, options: KeyOptions) -> Result<Cached
         Some(audience) => check_audience(audience)?,
         None => endpoint.clone(),
     };
-    let (call, use_cache) = options
+    let (mut call, use_cache) = options
         .call
         .resolve(iam::DEFAULT_TIMEOUT_MS, iam::DEFAULT_RETRIES)?;
-    let key = key::load(key)?;
+    // A key file is read off the runtime's workers, inside the call's deadline; what is left
+    // of the deadline bounds the exchange.
+    let deadline = started + call.timeout;
+    let key = key::load_within(key, deadline).await?;
+    call.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if call.timeout.is_zero() {
+        return Err(Error::timeout(
+            "the key file took all of timeoutMs to read; raise timeoutMs or check the disk",
+        ));
+    }
     let exchange = Exchange {
         endpoint,
         audience,

@@ -15,7 +15,8 @@ use aws_lc_rs::signature::RsaKeyPair;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::limits::MAX_INPUT_BYTES;
+use crate::files::FileError;
+use crate::limits::{MAX_INPUT_BYTES, MAX_PATH_CHARS};
 use crate::redact::looks_like_json;
 use crate::value::Value;
 
@@ -72,6 +73,16 @@ pub fn load(input: KeyInput) -> Result<AuthorizedKey> {
     }
 }
 
+/// [`load`] for async callers: a key read from a file is read and parsed on the blocking pool,
+/// waited for until `deadline` at most (a slow or hung file system never holds a runtime worker).
+pub async fn load_within(input: KeyInput, deadline: tokio::time::Instant) -> Result<AuthorizedKey> {
+    let what = match &input {
+        KeyInput::Text(path) if input.is_path() => format!("the key file {}", display_path(path)),
+        _ => return load(input),
+    };
+    crate::files::read_off_thread(&what, deadline, move || load(input)).await
+}
+
 fn from_bytes(bytes: &[u8], source: &str) -> Result<AuthorizedKey> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(too_large(source, bytes.len()));
@@ -91,23 +102,24 @@ fn from_file(path: &str) -> Result<AuthorizedKey> {
              (with id and service_account_id), not only its private_key",
         ));
     }
-    let shown = display_path(path);
-    let too_big = |len| too_large(&format!("key file {shown}"), len);
-    let meta = std::fs::metadata(path).map_err(|e| {
-        Error::invalid_key(format!(
-            "cannot read the key file {shown}: {} (a string that does not start with `{{` is taken as a path)",
-            io_reason(&e)
-        ))
-    })?;
-    if meta.len() > MAX_INPUT_BYTES as u64 {
-        return Err(too_big(usize::try_from(meta.len()).unwrap_or(usize::MAX)));
+    if path.chars().count() > MAX_PATH_CHARS {
+        return Err(Error::invalid_key(format!(
+            "the key string is {} characters, too long for a path (at most {MAX_PATH_CHARS}) and not JSON text (it does not start with `{{`)",
+            path.chars().count()
+        )));
     }
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
-        Error::invalid_key(format!(
-            "cannot read the key file {shown}: {}",
-            io_reason(&e)
-        ))
-    })?);
+    let shown = display_path(path);
+    let bytes = crate::files::read(path, MAX_INPUT_BYTES).map_err(|e| match e {
+        FileError::TooLarge { .. } => Error::invalid_key(format!(
+            "key file {shown} is larger than {MAX_INPUT_BYTES} bytes, too large for an authorized key (a key file is a few KB)"
+        )),
+        FileError::Io(_) => Error::invalid_key(format!(
+            "cannot read the key file {shown}: {e} (a string that does not start with `{{` is taken as a path)"
+        )),
+        FileError::NotRegular(_) => {
+            Error::invalid_key(format!("cannot read the key file {shown}: {e}"))
+        }
+    })?;
     from_bytes(&bytes, &format!("key file {shown}"))
 }
 
@@ -357,14 +369,6 @@ fn display_path(path: &str) -> String {
     crate::redact::caller_text(path)
 }
 
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        kind => format!("{kind}"),
-    }
-}
-
 trait ClassifyMessage {
     fn classify_message(&self) -> String;
 }
@@ -481,6 +485,63 @@ mod tests {
         }
         let pem_as_path = invalid_key(KeyInput::Text(rsa_2048().pkcs8_pem.clone()));
         assert!(pem_as_path.message.contains("PEM text"));
+    }
+
+    #[test]
+    fn key_paths_must_name_small_regular_files() {
+        let dir = std::env::temp_dir().join(format!("yc-key-paths-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cases = vec![
+            (dir.to_string_lossy().into_owned(), "(a directory)"),
+            ("/dev/zero".to_string(), "(a character device)"),
+            ("/dev/urandom".to_string(), "(a character device)"),
+        ];
+        #[cfg(unix)]
+        {
+            let fifo = dir.join("fifo");
+            let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            cases.push((fifo.to_string_lossy().into_owned(), "(a FIFO (named pipe))"));
+        }
+        for (path, kind) in cases {
+            let e = invalid_key(KeyInput::Text(path.clone()));
+            assert!(
+                e.message.contains("is not a regular file"),
+                "{path}: {}",
+                e.message
+            );
+            assert!(e.message.contains(kind), "{path}: {}", e.message);
+        }
+        // Larger than the limit: refused, whatever the content.
+        let big = dir.join("big.json");
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(100 << 20).unwrap(); // sparse: 100 MB reported, nothing on disk
+        let e = invalid_key(KeyInput::Text(big.to_string_lossy().into_owned()));
+        assert!(e.message.contains("too large"), "{}", e.message);
+        let long = invalid_key(KeyInput::Text("a/".repeat(MAX_PATH_CHARS)));
+        assert!(
+            long.message.contains("too long for a path"),
+            "{}",
+            long.message
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_key_file_is_read_under_the_deadline() {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let e = load_within(KeyInput::Text("/dev/zero".into()), deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidKey);
+        let passed = tokio::time::Instant::now();
+        let e = load_within(KeyInput::Text("/dev/zero".into()), passed)
+            .await
+            .unwrap_err();
+        assert!(matches!(e.code, ErrorCode::InvalidKey | ErrorCode::Timeout));
+        // Not a path: loaded at once.
+        let text = key_file_json(rsa_2048(), "ajekey1").to_string();
+        assert!(load_within(KeyInput::Text(text), passed).await.is_ok());
     }
 
     #[test]

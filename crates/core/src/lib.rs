@@ -40,6 +40,7 @@ pub mod clock;
 pub mod context;
 pub mod env;
 pub mod error;
+pub mod files;
 mod http;
 pub mod iam;
 mod jwt;

@@ -1,0 +1,125 @@
+// Hostile inputs and hostile servers, second round: files that block or never end, secrets in
+// URLs and in servers' messages, tokens that are not tokens, unusable proxy, metadata-address
+// and CA-bundle variables. Cases that could hang a process for ever (a FIFO opened the
+// blocking way) run in a child (fixtures/calls-child.mjs) with a kill timeout.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { closeSync, openSync, ftruncateSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+
+import { createJwt, tokenFromKey } from './package.mjs'
+import {
+  fixture, registeredKey, runNode, startBlackHole, suiteEmulator, suiteTempDir, writeKeyFile,
+} from './support.mjs'
+
+const CHILD = fixture('calls-child.mjs')
+/** What a call may take beyond its timeoutMs (scheduling, a loaded CI machine). */
+const SLACK_MS = 400
+/** A call that must fail at once (no network, nothing to wait for). */
+const QUICK_MS = 1000
+
+const emu = await suiteEmulator({ reset: true })
+const { key } = registeredKey(emu)
+const dir = suiteTempDir('yc-hardening2-')
+const keyPath = writeKeyFile(dir, key)
+const fifo = join(dir, 'key.fifo')
+execFileSync('mkfifo', [fifo])
+// 100 MB reported, nothing on disk: a file larger than any key.
+const sparse = join(dir, 'sparse.json')
+{
+  const fd = openSync(sparse, 'w')
+  ftruncateSync(fd, 100 << 20)
+  closeSync(fd)
+}
+// Over the 64 KiB limit by one byte, and JSON-ish so that only its size is wrong.
+const overLimit = join(dir, 'over.json')
+writeFileSync(overLimit, '{' + ' '.repeat(64 * 1024))
+const hole = await startBlackHole()
+after(() => hole.close())
+
+/** Runs `calls` at once in a child with `env` (plus PATH and the error log); its results. */
+async function inChild(calls, env = {}, timeoutMs = 15_000) {
+  const base = { PATH: process.env.PATH, YC_TEST_ERROR_LOG: process.env.YC_TEST_ERROR_LOG ?? '', YC_METADATA_ADDR: '127.0.0.1:9' }
+  const { code, signal, stdout, stderr, json, timedOut } = await runNode(CHILD, {
+    args: [JSON.stringify({ calls })], env: { ...base, ...env }, timeoutMs,
+  })
+  const output = `stdout: ${stdout}; stderr: ${stderr}`
+  assert.ok(!timedOut, `the child did not exit within ${timeoutMs} ms (a call blocked a thread?); ${output}`)
+  assert.equal(code, 0, `child exited with ${code ?? signal}; ${output}`)
+  assert.ok(json, `child printed no JSON; ${output}`)
+  return json
+}
+
+function assertRefused(result, code, label, { within = QUICK_MS, message } = {}) {
+  assert.equal(result.ok, false, `${label}: ${JSON.stringify(result)}`)
+  assert.equal(result.isError, true, label)
+  assert.equal(result.code, code, `${label}: ${result.message}`)
+  assert.ok(result.elapsedMs < within, `${label}: took ${Math.round(result.elapsedMs)} ms`)
+  if (message) assert.match(result.message, message, label)
+}
+
+// ---- 1, 2. files that block on open, never end, or are too large ----
+
+const NOT_REGULAR = /not a regular file/
+
+test('a FIFO with no writer as the key path: ERR_INVALID_KEY at once, from every entry point', async () => {
+  const { results } = await inChild([
+    { fn: 'tokenFromKey', args: [fifo, { endpoint: emu.iamUrl, timeoutMs: 2000 }] },
+    { fn: 'tokenFromKey', args: [fifo, { endpoint: emu.iamUrl, timeoutMs: 2000, cache: false }] },
+    { fn: 'createJwt', args: [fifo] },
+    { fn: 'getToken', args: [{ endpoint: emu.iamUrl, timeoutMs: 2000 }] },
+  ], { YC_SERVICE_ACCOUNT_KEY_FILE: fifo })
+  for (const [i, result] of results.entries()) {
+    assertRefused(result, 'ERR_INVALID_KEY', `call ${i}`, { message: /FIFO/ })
+    assert.match(result.message, NOT_REGULAR)
+  }
+  assert.equal(emu.count('iam'), 0)
+})
+
+test('key reads in flight do not hold the runtime: an unrelated tokenFromMetadata settles on time', async () => {
+  const keyCalls = Array.from({ length: 4 }, (_, i) => ({
+    fn: i % 2 ? 'getToken' : 'tokenFromKey', args: i % 2 ? [{ endpoint: emu.iamUrl, timeoutMs: 3000 }] : [fifo, { endpoint: emu.iamUrl, timeoutMs: 3000 }],
+  }))
+  const { results } = await inChild([
+    ...keyCalls,
+    { fn: 'tokenFromMetadata', args: [{ endpoint: hole.metadataUrl, timeoutMs: 500, cache: false }] },
+    ...keyCalls,
+  ], { YC_SERVICE_ACCOUNT_KEY_FILE: fifo })
+  const metadata = results.splice(4, 1)[0]
+  assert.equal(metadata.code, 'ERR_TIMEOUT', metadata.message)
+  assert.ok(metadata.elapsedMs >= 450 && metadata.elapsedMs < 500 + SLACK_MS, `metadata settled after ${Math.round(metadata.elapsedMs)} ms`)
+  for (const [i, result] of results.entries()) assertRefused(result, 'ERR_INVALID_KEY', `key call ${i}`, { message: NOT_REGULAR })
+})
+
+test('/dev/zero, /dev/urandom, a directory: not regular files; memory does not grow', async () => {
+  const calls = []
+  for (const path of ['/dev/zero', '/dev/urandom', dir]) {
+    calls.push({ fn: 'tokenFromKey', args: [path, { endpoint: emu.iamUrl, timeoutMs: 2000, cache: false }] })
+    calls.push({ fn: 'createJwt', args: [path] })
+  }
+  calls.push({ fn: 'getToken', args: [{ endpoint: emu.iamUrl, timeoutMs: 2000 }] })
+  const { results, rssGrowth } = await inChild(calls, { YC_SERVICE_ACCOUNT_KEY_FILE: '/dev/zero' })
+  for (const [i, result] of results.entries()) {
+    assertRefused(result, 'ERR_INVALID_KEY', `call ${i}: ${JSON.stringify(calls[i])}`, { message: NOT_REGULAR })
+    assert.match(result.message, /character device|directory/)
+  }
+  assert.ok(rssGrowth < 50 << 20, `RSS grew by ${rssGrowth} bytes`)
+})
+
+test('a regular file over 64 KiB (sparse 100 MB, or one byte over): refused, memory does not grow', async () => {
+  const calls = []
+  for (const path of [sparse, overLimit]) {
+    calls.push({ fn: 'tokenFromKey', args: [path, { endpoint: emu.iamUrl, timeoutMs: 2000, cache: false }] })
+    calls.push({ fn: 'createJwt', args: [path] })
+  }
+  const { results, rssGrowth } = await inChild(calls)
+  for (const [i, result] of results.entries()) assertRefused(result, 'ERR_INVALID_KEY', `call ${i}`, { message: /too large/ })
+  assert.ok(rssGrowth < 50 << 20, `RSS grew by ${rssGrowth} bytes`)
+})
+
+test('a regular key file still works by path, in-process (tokenFromKey and createJwt)', async () => {
+  const token = await tokenFromKey(keyPath, { endpoint: emu.iamUrl, cache: false, timeoutMs: 3000 })
+  assert.match(token.accessToken, /^t1\./)
+  assert.equal(createJwt(keyPath).split('.').length, 3)
+})
