@@ -8,9 +8,9 @@ import { closeSync, openSync, ftruncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 
-import { createJwt, tokenFromKey } from './package.mjs'
+import { createJwt, tokenFromContext, tokenFromKey, tokenFromMetadata } from './package.mjs'
 import {
-  fixture, registeredKey, runNode, startBlackHole, suiteEmulator, suiteTempDir, writeKeyFile,
+  assertHides, fixture, registeredKey, rejectsWith, runNode, startBlackHole, suiteEmulator, suiteTempDir, writeKeyFile,
 } from './support.mjs'
 
 const CHILD = fixture('calls-child.mjs')
@@ -122,4 +122,51 @@ test('a regular key file still works by path, in-process (tokenFromKey and creat
   const token = await tokenFromKey(keyPath, { endpoint: emu.iamUrl, cache: false, timeoutMs: 3000 })
   assert.match(token.accessToken, /^t1\./)
   assert.equal(createJwt(keyPath).split('.').length, 3)
+})
+
+// ---- 7. tokens that are not tokens ----
+
+const BAD_TOKENS = {
+  'CR LF (header injection)': 't1.badtoken\r\nX-Injected: yes',
+  'LF': 't1.badtoken\n',
+  'NUL': 't1.bad\u0000token',
+  'a space': 't1.bad token',
+  'a leading space': ' t1.badtoken',
+  'a tab': 't1.bad\ttoken',
+  'non-ASCII': 't1.badtoken\u00e9',
+  'an ANSI escape': 't1.bad\u001b[31mtoken',
+  'over 16 KiB': 't1.' + 'A'.repeat(16 * 1024),
+}
+const inAnHour = () => new Date(Date.now() + 3600e3).toISOString()
+
+test('IAM answering 200 with a token that is not visible ASCII, or too long: ERR_INVALID_RESPONSE', async () => {
+  for (const [what, iamToken] of Object.entries(BAD_TOKENS)) {
+    emu.fail('iam', { json: { iamToken, expiresAt: inAnHour() } })
+    const t0 = performance.now()
+    const error = await rejectsWith(tokenFromKey(key, { endpoint: emu.iamUrl, cache: false, timeoutMs: 3000 }), 'ERR_INVALID_RESPONSE', what)
+    assert.ok(performance.now() - t0 < 3000 + SLACK_MS)
+    assert.equal(error.status, 200, what)
+    assert.match(error.message, /iamToken/, what)
+    assertHides(error, ['badtoken', 'bad token', 'AAAAAAAAAAAAAAAAAAAA'], what)
+  }
+})
+
+test('the metadata service answering such a token: ERR_INVALID_RESPONSE', async () => {
+  for (const [what, access_token] of Object.entries(BAD_TOKENS)) {
+    emu.fail('metadata', { json: { access_token, expires_in: 3600, token_type: 'Bearer' } })
+    const error = await rejectsWith(tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, timeoutMs: 3000 }), 'ERR_INVALID_RESPONSE', what)
+    assert.equal(error.status, 200, what)
+    assert.match(error.message, /access_token/, what)
+    assertHides(error, ['badtoken', 'bad token', 'AAAAAAAAAAAAAAAAAAAA'], what)
+  }
+})
+
+test('a context whose token is not visible ASCII, or too long: ERR_INVALID_ARG', async () => {
+  for (const [what, access_token] of Object.entries(BAD_TOKENS)) {
+    const error = await rejectsWith(tokenFromContext({ token: { access_token, expires_in: 3600, token_type: 'Bearer' } }), 'ERR_INVALID_ARG', what)
+    assert.match(error.message, /context\.token\.access_token/, what)
+    assertHides(error, ['badtoken', 'bad token', 'AAAAAAAAAAAAAAAAAAAA'], what)
+  }
+  const ok = await tokenFromContext({ token: { access_token: 't1.' + 'A'.repeat(16 * 1024 - 3), expires_in: 3600 } })
+  assert.equal(ok.accessToken.length, 16 * 1024)
 })

@@ -3,7 +3,7 @@
 
 use crate::clock;
 use crate::error::{Error, ErrorCode, Result};
-use crate::token::{lifetime_from_secs, Token};
+use crate::token::{check_access_token, lifetime_from_secs, Token};
 use crate::value::Value;
 
 const NO_TOKEN: &str = "the function context has no token: give the function version a service \
@@ -33,8 +33,11 @@ pub fn token_from_context(context: &Value) -> Result<Token> {
         }
     };
     let access_token = match token.get("access_token") {
-        Value::String(s) if !s.trim().is_empty() => s.clone(),
-        Value::String(_) => return Err(Error::invalid_arg("context.token.access_token is empty")),
+        Value::String(s) => {
+            check_access_token(s)
+                .map_err(|why| Error::invalid_arg(format!("context.token.access_token {why}")))?;
+            s.clone()
+        }
         other => {
             return Err(Error::invalid_arg(format!(
                 "context.token.access_token must be a string (got {})",
@@ -124,6 +127,13 @@ mod tests {
             ctx(json!({"token": {"access_token": "t1.x", "expires_in": "10"}})),
             ctx(json!({"token": {"access_token": "t1.x"}})),
             ctx(json!({"token": {"access_token": "t1.x", "expires_in": 10, "token_type": "MAC"}})),
+            ctx(json!({"token": {"access_token": "t1.x\r\nX-Injected: 1", "expires_in": 10}})),
+            ctx(json!({"token": {"access_token": "t1.x\u{0}", "expires_in": 10}})),
+            ctx(json!({"token": {"access_token": "t1.x y", "expires_in": 10}})),
+            ctx(json!({"token": {"access_token": "t1.xé", "expires_in": 10}})),
+            ctx(
+                json!({"token": {"access_token": format!("t1.{}", "a".repeat(20_000)), "expires_in": 10}}),
+            ),
             Value::Object(vec![(
                 "token".into(),
                 Value::Object(vec![

@@ -102,9 +102,8 @@ pub fn parse_token(
     };
     let answer: TokenAnswer =
         serde_json::from_slice(body).map_err(|_| bad("the body is not that JSON"))?;
-    if answer.iam_token.trim().is_empty() {
-        return Err(bad("iamToken is empty"));
-    }
+    crate::token::check_access_token(&answer.iam_token)
+        .map_err(|why| bad(&format!("iamToken {why}")))?;
     let expires_at_ms = parse_rfc3339_ms(&answer.expires_at)
         .ok_or_else(|| bad("expiresAt is not an RFC 3339 time"))?;
     let lifetime_ms = expires_at_ms - sent_wall_ms;
@@ -182,6 +181,10 @@ mod tests {
             .unwrap();
         let body = format!("{{\"iamToken\":\"t1.abc\",\"expiresAt\":\"{ts}\"}}");
         let token = parse_token(body.as_bytes(), now, wall, "IAM").unwrap();
+        let long = body.replace("t1.abc", &format!("t1.{}", "a".repeat(16 * 1024)));
+        let e = parse_token(long.as_bytes(), now, wall, "IAM").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidResponse);
+        assert!(e.message.contains("more than the 16384"), "{}", e.message);
         let left = token.remaining(now).as_secs();
         assert!((3590..=3600).contains(&left), "{left}");
 
@@ -191,6 +194,10 @@ mod tests {
             "{\"iamToken\":\"\",\"expiresAt\":\"2030-01-01T00:00:00Z\"}",
             "{\"iamToken\":\"t1.x\",\"expiresAt\":\"soon\"}",
             "{\"iamToken\":\"t1.x\",\"expiresAt\":\"2000-01-01T00:00:00Z\"}",
+            "{\"iamToken\":\"t1.x\\r\\nX-Injected: 1\",\"expiresAt\":\"2099-01-01T00:00:00Z\"}",
+            "{\"iamToken\":\"t1.x\\u0000\",\"expiresAt\":\"2099-01-01T00:00:00Z\"}",
+            "{\"iamToken\":\" t1.x\",\"expiresAt\":\"2099-01-01T00:00:00Z\"}",
+            "{\"iamToken\":\"t1.xé\",\"expiresAt\":\"2099-01-01T00:00:00Z\"}",
         ] {
             let e = parse_token(body.as_bytes(), now, wall, "IAM").unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidResponse);

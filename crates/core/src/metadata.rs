@@ -8,7 +8,7 @@ use crate::clock;
 use crate::env::METADATA_ADDR as ADDR_ENV;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{self, CallOptions, Failure};
-use crate::token::{lifetime_from_secs, Token};
+use crate::token::{check_access_token, lifetime_from_secs, Token};
 
 pub const DEFAULT_ENDPOINT: &str =
     "http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token";
@@ -106,9 +106,10 @@ pub fn parse_token(
     let answer: TokenAnswer =
         serde_json::from_slice(body).map_err(|_| bad("the body is not that JSON".into()))?;
     let access_token = match answer.access_token {
-        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s,
-        _ => return Err(bad("access_token is missing or empty".into())),
+        Some(serde_json::Value::String(s)) => s,
+        _ => return Err(bad("access_token is missing or not a string".into())),
     };
+    check_access_token(&access_token).map_err(|why| bad(format!("access_token {why}")))?;
     let expires_in = match answer.expires_in {
         Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
         _ => return Err(bad("expires_in is missing or not a number".into())),
@@ -171,6 +172,11 @@ mod tests {
             br#"{"access_token":"t1.x","expires_in":1e12}"#,
             br#"{"access_token":"t1.x","expires_in":"10"}"#,
             br#"{"access_token":"t1.x","expires_in":10,"token_type":"MAC"}"#,
+            br#"{"access_token":"t1.x\r\nX-Injected: 1","expires_in":10}"#,
+            br#"{"access_token":"t1.x\u0000","expires_in":10}"#,
+            br#"{"access_token":"t1.x y","expires_in":10}"#,
+            br#"{"access_token":"t1.x\u00e9","expires_in":10}"#,
+            br#"{"access_token":7,"expires_in":10}"#,
         ] {
             let e = parse_token(body, now, wall, "md").unwrap_err();
             assert_eq!(

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
+use crate::limits::MAX_TOKEN_CHARS;
 pub use crate::limits::MAX_TOKEN_LIFETIME as MAX_LIFETIME;
 
 #[derive(Clone)]
@@ -57,6 +58,36 @@ impl fmt::Debug for Token {
     }
 }
 
+/// Checks a token a source handed over (IAM's `iamToken`, the metadata service's or the
+/// context's `access_token`) before anyone can put it into an `Authorization: Bearer` header:
+/// non-empty visible ASCII (no CR, LF, NUL, space, control or non-ASCII character: a header
+/// injection or a garbled answer), at most [`MAX_TOKEN_CHARS`] long. The `Err` is a reason to
+/// follow the field's name ("access_token holds a line break"); it never quotes the token.
+pub fn check_access_token(token: &str) -> std::result::Result<(), String> {
+    if token.is_empty() {
+        return Err("is empty".into());
+    }
+    if token.len() > MAX_TOKEN_CHARS {
+        return Err(format!(
+            "is {} bytes long, more than the {MAX_TOKEN_CHARS} a token may have",
+            token.len()
+        ));
+    }
+    let Some(bad) = token.chars().find(|c| !c.is_ascii_graphic()) else {
+        return Ok(());
+    };
+    let what = match bad {
+        '\r' | '\n' => "a line break (CR or LF)",
+        '\0' => "a NUL character",
+        ' ' | '\t' => "a space or tab",
+        c if c.is_ascii_control() => "a control character",
+        _ => "a non-ASCII character",
+    };
+    Err(format!(
+        "holds {what}; a token is visible ASCII only (it goes into an Authorization header)"
+    ))
+}
+
 /// Checks the `expires_in` seconds of a metadata or context token. `what` names the source
 /// for the message; `make` picks the error code the source uses for a bad value.
 pub fn lifetime_from_secs(
@@ -75,4 +106,36 @@ pub fn lifetime_from_secs(
         )));
     }
     Ok(Duration::from_secs_f64(expires_in))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_visible_ascii_of_bounded_length() {
+        assert!(check_access_token(
+            "t1.9euelZqSyprOjZLSyc2OlZKekpSTke3rnpWajZqSm5rJmZLMl5mPz8aOx8-_~+/="
+        )
+        .is_ok());
+        for (token, reason) in [
+            ("", "empty"),
+            ("t1.abc\r\nX-Injected: 1", "line break"),
+            ("t1.abc\n", "line break"),
+            ("t1.a\0bc", "NUL"),
+            ("t1.a bc", "space"),
+            (" t1.abc", "space"),
+            ("t1.a\tbc", "space or tab"),
+            ("t1.a\u{1b}[31m", "control"),
+            ("t1.тест", "non-ASCII"),
+            ("t1.a\u{a0}b", "non-ASCII"),
+        ] {
+            let why = check_access_token(token).unwrap_err();
+            assert!(why.contains(reason), "{token:?}: {why}");
+            assert!(!why.contains("t1."), "{why}");
+        }
+        let long = format!("t1.{}", "a".repeat(MAX_TOKEN_CHARS));
+        assert!(check_access_token(&long).unwrap_err().contains("more than"));
+        assert!(check_access_token(&long[..MAX_TOKEN_CHARS]).is_ok());
+    }
 }
