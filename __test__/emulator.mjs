@@ -1,6 +1,7 @@
 // A local emulator of the Yandex Cloud IAM token endpoint and of the (GCE-style) metadata
 // service, with scripted faults. Listens on 127.0.0.1, random port; http or https.
 import crypto from 'node:crypto'
+import { appendFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
@@ -18,6 +19,13 @@ const GRPC = {
 }
 const B64URL = /^[A-Za-z0-9_-]+$/
 const JSON_CT = 'application/json'
+
+// Under __test__/run.mjs: every JWT the emulator was sent and every token it handed out, one
+// JSON line each, for secrets.scan.mjs (no 20 characters of any of them may be in an error).
+const SEEN_LOG = process.env.YC_TEST_SEEN_LOG
+const saw = (kind, value) => {
+  if (SEEN_LOG && typeof value === 'string' && value) appendFileSync(SEEN_LOG, JSON.stringify({ kind, value }) + '\n')
+}
 
 const randomToken = () => 't1.' + crypto.randomBytes(30).toString('base64url') // 40 chars
 const rfc3339Nanos = (ms) =>
@@ -103,6 +111,7 @@ export async function startEmulator({ tls } = {}) {
       res.rec.status = status
       if (status === 200 && typeof body !== 'string') res.rec.response = body
     }
+    if (status === 200 && isObject(body)) saw('token', body.iamToken ?? body.access_token)
   }
 
   const iamSuccess = () => ({
@@ -180,7 +189,10 @@ export async function startEmulator({ tls } = {}) {
     const [code, message] = GRPC[status] ?? [2, 'unknown']
     const headers = fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {}
     if (fault.contentType) headers['content-type'] = fault.contentType
-    send(res, status, fault.body ?? { code, message, details: [] }, headers)
+    // A function makes the body from the request (an IAM that echoes the JWT it was sent).
+    if (typeof fault.body === 'function') saw('echo', 'body made from the request')
+    const body = typeof fault.body === 'function' ? fault.body(req.rec) : fault.body
+    send(res, status, body ?? { code, message, details: [] }, headers)
   }
 
   async function handle(req, res) {
@@ -191,10 +203,18 @@ export async function startEmulator({ tls } = {}) {
     const body = Buffer.concat(chunks).toString('utf8')
     const rec = { kind, method: req.method, path: url.pathname + url.search, headers: req.headers, body, jwt: undefined, at: Date.now() }
     if (kind === 'iam') {
-      try { const j = JSON.parse(body).jwt; if (typeof j === 'string') rec.jwt = decodeJwt(j) } catch {}
+      try {
+        const j = JSON.parse(body).jwt
+        if (typeof j === 'string') {
+          rec.jwt = decodeJwt(j)
+          rec.rawJwt = j
+          saw('jwt', j)
+        }
+      } catch {}
     }
     emu.requests.push(rec)
     res.rec = rec
+    req.rec = rec
 
     const fault = kind !== 'other' && faults[kind].shift()
     if (fault) return applyFault(fault, kind, req, res)

@@ -10,7 +10,7 @@ import { after, test } from 'node:test'
 
 import { createJwt, tokenFromContext, tokenFromKey, tokenFromMetadata } from './package.mjs'
 import {
-  assertHides, fixture, registeredKey, rejectsWith, runNode, startBlackHole, suiteEmulator, suiteTempDir, writeKeyFile,
+  assertHides, closedPort, fixture, registeredKey, rejectsWith, runNode, startBlackHole, suiteEmulator, suiteTempDir, writeKeyFile,
 } from './support.mjs'
 
 const CHILD = fixture('calls-child.mjs')
@@ -169,4 +169,65 @@ test('a context whose token is not visible ASCII, or too long: ERR_INVALID_ARG',
   }
   const ok = await tokenFromContext({ token: { access_token: 't1.' + 'A'.repeat(16 * 1024 - 3), expires_in: 3600 } })
   assert.equal(ok.accessToken.length, 16 * 1024)
+})
+
+// ---- 5. secrets in URLs and in servers' messages ----
+
+const URL_SECRETS = ['hunter2', 'token=abc', 'user:']
+
+test('userinfo and query of an endpoint never appear in a message (refused, unreachable, hung, rejected)', async () => {
+  const port = await closedPort()
+  const cases = [
+    ['refused', tokenFromKey(key, { endpoint: `http://user:hunter2@127.0.0.1:${port}/x?token=abc`, retries: 0, cache: false, timeoutMs: 2000 }), 'ERR_UNAVAILABLE'],
+    ['hung', tokenFromKey(key, { endpoint: `http://user:hunter2@127.0.0.1:${hole.port}/x?token=abc#frag`, cache: false, timeoutMs: 300 }), 'ERR_TIMEOUT'],
+    ['rejected', tokenFromKey(key, { endpoint: `http://user:hunter2@127.0.0.1:${emu.port}/iam/v1/tokens?token=abc`, cache: false, timeoutMs: 2000 }), 'ERR_IAM_REJECTED'],
+    ['not http', tokenFromKey(key, { endpoint: 'ftp://user:hunter2@127.0.0.1/x?token=abc' }), 'ERR_INVALID_ARG'],
+    ['no scheme', tokenFromKey(key, { endpoint: 'user:hunter2@127.0.0.1:1/x?token=abc' }), 'ERR_INVALID_ARG'],
+    ['metadata refused', tokenFromMetadata({ endpoint: `http://user:hunter2@127.0.0.1:${port}/x?token=abc`, cache: false, timeoutMs: 2000 }), 'ERR_UNAVAILABLE'],
+    ['metadata hung', tokenFromMetadata({ endpoint: `http://user:hunter2@127.0.0.1:${hole.port}/x?token=abc`, cache: false, timeoutMs: 300 }), 'ERR_TIMEOUT'],
+    ['metadata not a URL', tokenFromMetadata({ endpoint: 'user:hunter2@127.0.0.1?token=abc' }), 'ERR_INVALID_ARG'],
+  ]
+  for (const [label, promise, code] of cases) {
+    const error = await rejectsWith(promise, code, label)
+    assertHides(error, URL_SECRETS, label)
+    if (code !== 'ERR_INVALID_ARG') assert.match(error.message, /127\.0\.0\.1/, `${label}: the host is still named`)
+  }
+})
+
+/** Every 20-character window of `secret` that is absent from `text`. */
+function assertNoWindow(text, secret, label) {
+  for (const part of secret.split('.')) {
+    for (let i = 0; i + 20 <= part.length; i++) {
+      assert.ok(!text.includes(part.slice(i, i + 20)), `${label}: 20 characters of the JWT in: ${text}`)
+    }
+  }
+}
+
+test("IAM's 4xx messages: glued tokens, JWT pieces and terminal escapes are blanked, the rest is kept", async () => {
+  const jwtOf = (rec) => rec.rawJwt
+  const pieces = (jwt, size) => jwt.replace(/\./g, '').match(new RegExp(`.{1,${size}}`, 'g')).join(' ')
+  const cases = [
+    ['a glued token', 'bad token:t1.gluedSecret1 for key', [/bad \[redacted\] for key/]],
+    ['a glued token in brackets', 'token (t1.gluedSecret2) is invalid', [/is invalid/]],
+    ['a glued token in quotes', 'iamToken="t1.gluedSecret3" refused', [/refused/]],
+    ['the whole JWT', (rec) => `JWT ${jwtOf(rec)} rejected`, [/rejected/]],
+    ['the JWT glued to a prefix', (rec) => `jwt=${jwtOf(rec)}`, []],
+    ['the JWT in 20-character pieces', (rec) => `pieces ${pieces(jwtOf(rec), 20)} end`, [/pieces/, /end/]],
+    ['the JWT in 25-character pieces', (rec) => `pieces ${pieces(jwtOf(rec), 25)} end`, [/end/]],
+    ['the JWT signature alone', (rec) => `signature ${jwtOf(rec).split('.')[2]} does not verify`, [/does not verify/]],
+    ['the JWT parts with spaces', (rec) => jwtOf(rec).split('.').join(' '), []],
+    ['ANSI escapes', '\u001b[31mkey\u001b[0m not \u001b]0;window title\u0007found\u001b[2J', [/key not found/]],
+    ['bidi overrides', 'key \u202enot found\u202c here', [/key not found here/]],
+  ]
+  for (const [label, message, keeps] of cases) {
+    emu.reset()
+    emu.fail('iam', { status: 401, body: typeof message === 'function' ? (rec) => ({ code: 16, message: message(rec), details: [] }) : { code: 16, message, details: [] } })
+    const error = await rejectsWith(tokenFromKey(key, { endpoint: emu.iamUrl, cache: false, timeoutMs: 3000 }), 'ERR_IAM_REJECTED', label)
+    assert.equal(error.status, 401, label)
+    const jwt = emu.requests.at(-1).rawJwt
+    assert.ok(jwt, `${label}: the emulator saw the JWT`)
+    for (const text of [error.message, error.stack]) assertNoWindow(text, jwt, label)
+    assertHides(error, [/t1\.glued/i, /\u001b/, /\[31m/, /\[0m/, 'window title', '\u202e'], label)
+    for (const keep of keeps) assert.match(error.message, keep, label)
+  }
 })

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'yc-iam-token-errors-'))
-const env = { ...process.env, YC_TEST_ERROR_LOG: join(dir, 'errors.jsonl') }
+const env = { ...process.env, YC_TEST_ERROR_LOG: join(dir, 'errors.jsonl'), YC_TEST_SEEN_LOG: join(dir, 'seen.jsonl') }
 const files = process.argv.length > 2 ? process.argv.slice(2) : readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f))
 
 // On Linux as root, the suites run in a network namespace of their own with loopback only:

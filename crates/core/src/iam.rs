@@ -42,7 +42,7 @@ struct ErrorAnswer {
 
 pub async fn exchange(key: &AuthorizedKey, request: &Exchange) -> Result<Token> {
     let client = http::iam_client()?;
-    let what = format!("IAM at {}", request.endpoint);
+    let what = format!("IAM at {}", crate::redact::url(&request.endpoint));
     http::with_retries(&what, request.call, || async {
         // A fresh JWT for each attempt: its iat must be recent.
         let jwt = jwt::create_jwt(key, &request.audience, jwt::MAX_LIFETIME_SECS)?;
@@ -55,7 +55,7 @@ pub async fn exchange(key: &AuthorizedKey, request: &Exchange) -> Result<Token> 
             .body(body.as_bytes().to_vec())
             .send()
             .await
-            .map_err(|e| http::send_failure(&e, &what, true))?;
+            .map_err(|e| http::send_failure(e, &what, true))?;
         let status = response.status();
         if let Some(failure) = http::status_failure(status, &response, &what) {
             return Err(failure);

@@ -45,7 +45,7 @@ struct TokenAnswer {
 
 pub async fn fetch(endpoint: &str, call: CallOptions) -> Result<Token> {
     let client = http::metadata_client()?;
-    let what = format!("the metadata service at {endpoint}");
+    let what = format!("the metadata service at {}", crate::redact::url(endpoint));
     http::with_retries(&what, call, || async {
         let sent_at = clock::now();
         let sent_wall_ms = clock::wall_ms();
@@ -54,7 +54,7 @@ pub async fn fetch(endpoint: &str, call: CallOptions) -> Result<Token> {
             .header("Metadata-Flavor", "Google")
             .send()
             .await
-            .map_err(|e| not_here(http::send_failure(&e, &what, false)))?;
+            .map_err(|e| not_here(http::send_failure(e, &what, false)))?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Err(Failure::fatal(

@@ -31,7 +31,7 @@ pub async fn read_body(
             Err(e) => {
                 return Err(Failure::retryable(Error::unavailable(format!(
                     "{what}: the answer broke off: {}",
-                    cause_chain(&e)
+                    cause_chain(&e.without_url())
                 ))))
             }
         }

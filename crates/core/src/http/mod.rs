@@ -55,13 +55,19 @@ pub fn check_endpoint(name: &str, url: &str) -> Result<reqwest::Url> {
     parsed.ok_or_else(|| {
         Error::invalid_arg(format!(
             "{name} must be an absolute http:// or https:// URL (got {})",
-            if url.len() <= 200 {
-                format!("\"{url}\"")
-            } else {
-                format!("{} characters", url.len())
-            }
+            shown_url(url)
         ))
     })
+}
+
+/// A URL as messages show it (no userinfo, query or fragment: [`crate::redact::url`]).
+pub fn shown_url(url: &str) -> String {
+    let shown = crate::redact::url(url);
+    if shown.starts_with("a text of") {
+        shown
+    } else {
+        format!("\"{shown}\"")
+    }
 }
 
 /// The client for IAM: proxies from the environment, redirects off.

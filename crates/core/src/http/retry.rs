@@ -119,8 +119,11 @@ fn backoff(retried: u32) -> Duration {
 
 /// What a failed send means. A refused or unreachable connection is retried for IAM but means
 /// "not on a VM" for the metadata service (`retry_connect` false).
-pub fn send_failure(e: &reqwest::Error, what: &str, retry_connect: bool) -> Failure {
-    let chain = cause_chain(e);
+pub fn send_failure(e: reqwest::Error, what: &str, retry_connect: bool) -> Failure {
+    // reqwest's message names the request's URL, userinfo and query included: `what` names
+    // the service, redacted.
+    let e = e.without_url();
+    let chain = cause_chain(&e);
     let lower = chain.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         return Failure::fatal(Error::unavailable(format!(
