@@ -231,3 +231,53 @@ test("IAM's 4xx messages: glued tokens, JWT pieces and terminal escapes are blan
     for (const keep of keeps) assert.match(error.message, keep, label)
   }
 })
+
+// ---- 8. YC_METADATA_ADDR is host[:port] only ----
+
+function withEnv(vars, fn) {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]))
+  Object.assign(process.env, vars)
+  const restore = () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+  return Promise.resolve().then(fn).finally(restore)
+}
+
+test('YC_METADATA_ADDR that is not host[:port]: ERR_INVALID_ARG naming the variable, secrets not shown', async () => {
+  const cases = {
+    'http://127.0.0.1:8080': /scheme/,
+    'http://user:hunter2@127.0.0.1:1/x?token=abc': /scheme/,
+    'user:hunter2@127.0.0.1': /userinfo/,
+    '127.0.0.1:1/x': /path/,
+    '127.0.0.1:1?token=abc': /query/,
+    '127.0.0.1#frag': /fragment/,
+    '127.0.0.1 :80': /space/,
+    ' 127.0.0.1': /space/,
+    '127.0.0.1:0': /port/,
+    '127.0.0.1:65536': /port/,
+    '127.0.0.1:': /port/,
+    '::1': /brackets/,
+    '[::1': /\]/,
+    '999.0.0.1': /IPv4/,
+    'bad_host!': /host name/,
+  }
+  for (const [addr, why] of Object.entries(cases)) {
+    await withEnv({ YC_METADATA_ADDR: addr }, async () => {
+      const t0 = performance.now()
+      const error = await rejectsWith(tokenFromMetadata({ timeoutMs: 1000, cache: false }), 'ERR_INVALID_ARG', addr)
+      assert.ok(performance.now() - t0 < QUICK_MS, addr)
+      assert.match(error.message, /YC_METADATA_ADDR/, addr)
+      assert.match(error.message, why, `${addr}: ${error.message}`)
+      assertHides(error, URL_SECRETS, addr)
+    })
+  }
+  for (const addr of [emu.metadataAddr, `[::ffff:127.0.0.1]:${emu.port}`]) {
+    await withEnv({ YC_METADATA_ADDR: addr }, async () => {
+      const token = await tokenFromMetadata({ timeoutMs: 3000, cache: false })
+      assert.match(token.accessToken, /^t1\./, addr)
+    })
+  }
+})

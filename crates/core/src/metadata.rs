@@ -21,18 +21,110 @@ pub fn resolve_endpoint(option: Option<String>, env_addr: Option<&str>) -> Resul
     if let Some(url) = option {
         return http::check_endpoint("endpoint", &url).map(|_| url);
     }
-    match env_addr
-        .map(|a| a.trim().to_string())
-        .filter(|a| !a.is_empty())
-    {
+    match env_addr {
         Some(addr) => {
-            let url = format!("http://{addr}{TOKEN_PATH}");
-            http::check_endpoint(ADDR_ENV, &url).map_err(|_| {
-                Error::invalid_arg(format!("{ADDR_ENV} must be host[:port] (got \"{addr}\")"))
+            check_addr(addr).map_err(|why| {
+                Error::invalid_arg(format!(
+                    "{ADDR_ENV} {why} (got {}): it must be host[:port] as the Go and Python SDKs \
+                     read it, e.g. 169.254.169.254 or 127.0.0.1:8080",
+                    crate::redact::address(addr)
+                ))
             })?;
+            let url = format!("http://{addr}{TOKEN_PATH}");
+            http::check_endpoint(ADDR_ENV, &url)?;
             Ok(url)
         }
         None => Ok(DEFAULT_ENDPOINT.to_string()),
+    }
+}
+
+/// Checks a `YC_METADATA_ADDR` value: `host[:port]`, the host an IPv4 address, an IPv6 address
+/// in brackets, or a DNS name; the port 1..=65535. The `Err` says what is wrong.
+fn check_addr(addr: &str) -> std::result::Result<(), &'static str> {
+    if addr.contains("://") {
+        return Err("has a scheme; leave out http://");
+    }
+    if addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("holds a space or a control character");
+    }
+    for (c, what) in [
+        ('@', "holds userinfo (user@)"),
+        ('/', "holds a path"),
+        ('\\', "holds a backslash"),
+        ('?', "holds a query (?)"),
+        ('#', "holds a fragment (#)"),
+    ] {
+        if addr.contains(c) {
+            return Err(what);
+        }
+    }
+    let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
+        let (ip, after) = rest.split_once(']').ok_or("has a [ with no ]")?;
+        ip.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| "has [ ] around something that is not an IPv6 address")?;
+        match after {
+            "" => (None, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None => return Err("has something other than :port after ]"),
+            },
+        }
+    } else {
+        match addr.split_once(':') {
+            Some((_, rest)) if rest.contains(':') => {
+                return Err(
+                    "holds more than one colon; an IPv6 address goes in brackets: [::1]:8080",
+                )
+            }
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(addr), None),
+        }
+    };
+    if let Some(port) = port {
+        let valid = !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
+        if !valid {
+            return Err("has a port that is not a number from 1 to 65535");
+        }
+    }
+    match host {
+        None => Ok(()),
+        Some(host) => check_host(host),
+    }
+}
+
+/// An IPv4 address or a DNS name (letters, digits, `-`, `_`; labels of 1..63 characters).
+fn check_host(host: &str) -> std::result::Result<(), &'static str> {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if name.is_empty() {
+        return Err("has no host");
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    // As URL parsers read it: a name whose last label is numeric is an IPv4 address.
+    if labels
+        .last()
+        .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return name
+            .parse::<std::net::Ipv4Addr>()
+            .map(|_| ())
+            .map_err(|_| "is not a valid IPv4 address");
+    }
+    let valid = name.len() <= 253
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err("is not a valid host name")
     }
 }
 
@@ -149,11 +241,64 @@ mod tests {
             ErrorCode::InvalidArg
         );
         assert_eq!(
+            resolve_endpoint(None, Some("[::1]:8080")).unwrap(),
+            format!("http://[::1]:8080{TOKEN_PATH}")
+        );
+        assert_eq!(
             resolve_endpoint(Some("nope".into()), None)
                 .unwrap_err()
                 .code,
             ErrorCode::InvalidArg
         );
+    }
+
+    #[test]
+    fn the_address_variable_is_host_and_port_only() {
+        for good in [
+            "169.254.169.254",
+            "127.0.0.1:8080",
+            "metadata.google.internal",
+            "metadata.google.internal.",
+            "md_emulator:1",
+            "localhost:65535",
+            "[::1]",
+            "[fe80::1]:80",
+        ] {
+            assert!(resolve_endpoint(None, Some(good)).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("http://127.0.0.1:8080", "scheme"),
+            ("http://user:hunter2@127.0.0.1:1/x?token=abc", "scheme"),
+            ("user:hunter2@127.0.0.1", "userinfo"),
+            ("127.0.0.1/computeMetadata", "path"),
+            ("127.0.0.1:80?token=abc", "query"),
+            ("127.0.0.1#x", "fragment"),
+            ("bad host", "space"),
+            (" 127.0.0.1", "space"),
+            ("127.0.0.1:", "port"),
+            ("127.0.0.1:0", "port"),
+            ("127.0.0.1:65536", "port"),
+            ("127.0.0.1:+80", "port"),
+            ("127.0.0.1:８０", "port"),
+            ("::1", "brackets"),
+            ("[::1", "no ]"),
+            ("[nope]:80", "IPv6"),
+            ("[::1]x", "after ]"),
+            ("999.1.1.1", "IPv4"),
+            ("1.2.3", "IPv4"),
+            ("-bad.example", "host name"),
+            ("a..b", "host name"),
+            ("exämple.com", "host name"),
+            (":80", "no host"),
+        ] {
+            let e = resolve_endpoint(None, Some(bad)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArg, "{bad}");
+            assert!(e.message.contains(ADDR_ENV), "{bad}: {}", e.message);
+            assert!(e.message.contains(why), "{bad}: {}", e.message);
+            for secret in ["hunter2", "token=abc"] {
+                assert!(!e.message.contains(secret), "{}", e.message);
+            }
+        }
     }
 
     #[test]
