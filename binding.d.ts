@@ -46,6 +46,6 @@ export interface NativeToken {
 
 export declare function tokenFromContext(context: unknown): Promise<NativeToken>
 
-export declare function tokenFromKey(key: unknown, options?: unknown | undefined | null, cancel?: Cancel | undefined | null): Promise<NativeToken>
+export declare function tokenFromKey(key: unknown, options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
 
 export declare function tokenFromMetadata(options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>

@@ -4,13 +4,14 @@
 // blocking way) run in a child (fixtures/calls-child.mjs) with a kill timeout.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { closeSync, openSync, ftruncateSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, ftruncateSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { after, beforeEach, test } from 'node:test'
 
 import { createJwt, tokenFromContext, tokenFromKey, tokenFromMetadata } from './package.mjs'
 import {
-  assertHides, closedPort, fixture, registeredKey, rejectsWith, runNode, startBlackHole, suiteEmulator, suiteTempDir, writeKeyFile,
+  assertHides, closedPort, fixture, lastRequest, makeTestCA, registeredKey, rejectsWith, runNode, startBlackHole, startProxy,
+  suiteEmulator, suiteTempDir, writeKeyFile,
 } from './support.mjs'
 
 const CHILD = fixture('calls-child.mjs')
@@ -19,9 +20,14 @@ const SLACK_MS = 400
 /** A call that must fail at once (no network, nothing to wait for). */
 const QUICK_MS = 1000
 
-const emu = await suiteEmulator({ reset: true })
-const { key } = registeredKey(emu)
 const dir = suiteTempDir('yc-hardening2-')
+const ca = makeTestCA(join(dir, 'ca'))
+const emu = await suiteEmulator({ reset: true }) // http
+const temu = await suiteEmulator({ tls: { key: ca.key, cert: ca.cert }, reset: true }) // https, from the test CA
+const { key } = registeredKey([emu, temu])
+const proxy = await startProxy()
+after(() => proxy.close())
+beforeEach(() => proxy.reset())
 const keyPath = writeKeyFile(dir, key)
 const fifo = join(dir, 'key.fifo')
 execFileSync('mkfifo', [fifo])
@@ -280,4 +286,100 @@ test('YC_METADATA_ADDR that is not host[:port]: ERR_INVALID_ARG naming the varia
       assert.match(token.accessToken, /^t1\./, addr)
     })
   }
+})
+
+// ---- 6. proxies from the caller's environment ----
+
+const viaKey = (server, extra = {}) => ({ fn: 'tokenFromKey', args: [key, { endpoint: server.iamUrl, timeoutMs: 3000, cache: false, ...extra }] })
+const trustCA = { SSL_CERT_FILE: ca.caPath }
+
+test('a set but unusable proxy variable: ERR_INVALID_ARG naming it, and no request at all (no direct connection)', async () => {
+  const values = {
+    ':::': /not a proxy URL/,
+    'http://': /not a proxy URL/,
+    'ftp://x': /http:\/\/ or https:\/\//,
+    'socks5://127.0.0.1:1080': /SOCKS proxies are not supported/,
+    'socks5h://user:hunter2@127.0.0.1:1080': /SOCKS proxies are not supported/,
+    'http://user:hunter2@127.0.0.1:1/x?token=abc': /no path, query or fragment/,
+    'http://127.0.0.1:0': /port is 0/,
+  }
+  const cases = [
+    ['HTTP_PROXY', emu, {}], ['http_proxy', emu, {}], ['ALL_PROXY', emu, {}],
+    ['HTTPS_PROXY', temu, trustCA], ['https_proxy', temu, trustCA], ['all_proxy', temu, trustCA],
+  ]
+  for (const [variable, server, env] of cases) {
+    const entries = Object.entries(values)
+    // NO_PROXY naming the host does not hide a broken setting either.
+    const { results } = await inChild(entries.map(() => viaKey(server)), { ...env, [variable]: entries[0][0], NO_PROXY: 'example.com' })
+    const each = await Promise.all(entries.map(([value]) => inChild([viaKey(server)], { ...env, [variable]: value, NO_PROXY: '*' })))
+    for (const [i, [value, why]] of entries.entries()) {
+      for (const result of [each[i].results[0], ...(i === 0 ? results : [])]) {
+        const label = `${variable}=${value}`
+        assertRefused(result, 'ERR_INVALID_ARG', label, { message: new RegExp(variable) })
+        assert.match(result.message, why, label)
+        for (const secret of URL_SECRETS) assert.ok(!result.message.includes(secret), `${label}: ${result.message}`)
+      }
+    }
+    assert.equal(server.count('iam'), 0, `${variable}: a request got through`)
+    assert.equal(proxy.requests.length, 0)
+  }
+})
+
+test('a proxy host that does not resolve: the failure names the variable and the proxy', async () => {
+  const { results: [result] } = await inChild([viaKey(emu, { retries: 0, timeoutMs: 2000 })], { HTTP_PROXY: 'garbage' })
+  assert.ok(['ERR_UNAVAILABLE', 'ERR_TIMEOUT'].includes(result.code), result.message)
+  assert.match(result.message, /through the proxy http:\/\/garbage\/ \(HTTP_PROXY\)/)
+  assert.ok(result.elapsedMs < 2000 + SLACK_MS, `${result.elapsedMs} ms`)
+  assert.equal(emu.count('iam'), 0)
+})
+
+test('NO_PROXY=* bypasses the proxy for every host, IP literals included', async () => {
+  for (const [server, env] of [[emu, { HTTP_PROXY: proxy.url }], [temu, { HTTPS_PROXY: proxy.url, ...trustCA }], [emu, { ALL_PROXY: proxy.url }]]) {
+    for (const list of ['*', 'example.com, *', 'localhost 127.0.0.0/8']) {
+      const { results: [result] } = await inChild([viaKey(server)], { ...env, NO_PROXY: list })
+      assert.equal(result.ok, true, `NO_PROXY=${list}: ${JSON.stringify(result)}`)
+      assert.equal(result.accessToken, lastRequest(server, 'iam').response.iamToken)
+    }
+  }
+  assert.equal(proxy.requests.length, 0)
+  // A list that does not name the host: through the proxy.
+  const { results: [result] } = await inChild([viaKey(emu)], { HTTP_PROXY: proxy.url, no_proxy: 'example.com,10.0.0.0/8' })
+  assert.equal(result.ok, true, JSON.stringify(result))
+  assert.deepEqual(proxy.requests.map((r) => [r.method, r.target]), [['POST', emu.iamUrl]])
+})
+
+test('a changed process.env takes effect at the next call (clients are kept per proxy, not per process)', async () => {
+  const call = () => tokenFromKey(key, { endpoint: emu.iamUrl, cache: false, timeoutMs: 3000 })
+  const vars = { HTTP_PROXY: undefined, http_proxy: undefined, ALL_PROXY: undefined, all_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined }
+  await withEnv(vars, async () => {
+    for (const name of Object.keys(vars)) delete process.env[name]
+    await call()
+    assert.equal(proxy.requests.length, 0, 'no proxy variable: direct')
+    process.env.HTTP_PROXY = proxy.url
+    await call()
+    assert.equal(proxy.requests.length, 1, 'HTTP_PROXY set: through the proxy')
+    process.env.NO_PROXY = '*'
+    await call()
+    assert.equal(proxy.requests.length, 1, 'NO_PROXY=*: direct')
+    delete process.env.NO_PROXY
+    process.env.HTTP_PROXY = ':::'
+    const error = await rejectsWith(call(), 'ERR_INVALID_ARG', 'HTTP_PROXY=:::')
+    assert.match(error.message, /^HTTP_PROXY /)
+    delete process.env.HTTP_PROXY
+    await call()
+    assert.equal(proxy.requests.length, 1, 'unset again: direct')
+    assert.equal(emu.count('iam'), 4)
+  })
+})
+
+test('the metadata service never goes through a proxy, not even a broken one', async () => {
+  const env = {}
+  for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy']) env[name] = ':::'
+  await withEnv(env, async () => {
+    const token = await tokenFromMetadata({ endpoint: emu.metadataUrl, cache: false, timeoutMs: 3000 })
+    assert.match(token.accessToken, /^t1\./)
+  })
+  const { results: [result] } = await inChild([{ fn: 'tokenFromMetadata', args: [{ endpoint: emu.metadataUrl, cache: false, timeoutMs: 3000 }] }], { HTTP_PROXY: proxy.url, ALL_PROXY: proxy.url })
+  assert.equal(result.ok, true, JSON.stringify(result))
+  assert.equal(proxy.requests.length, 0)
 })

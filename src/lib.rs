@@ -109,6 +109,7 @@ pub fn token_from_key<'env>(
     key: Unknown<'env>,
     options: Option<Unknown<'env>>,
     cancel: Option<&Cancel>,
+    process_env: Option<Unknown<'env>>,
 ) -> Result<Unknown<'env>> {
     let request = guard(|| {
         let options = read_options(options, KEY_OPTIONS)?;
@@ -117,10 +118,12 @@ pub fn token_from_key<'env>(
             audience: opt_string(&options, "audience")?,
             call: call_settings(&options)?,
         };
-        Ok((key_input(key)?, key_options))
+        Ok((key_input(key)?, key_options, read_env(process_env)?))
     });
     match request {
-        Ok((key, options)) => spawn(env, cancel, api::token_from_key(key, options)),
+        Ok((key, options, process_env)) => spawn(env, cancel, async move {
+            api::token_from_key(key, options, &process_env).await
+        }),
         Err(e) => rejected(env, &e),
     }
 }

@@ -65,13 +65,14 @@ pub struct JwtOptions {
 }
 
 /// An IAM token for an authorized key: signed JWT, exchanged at IAM, cached per
-/// (endpoint, key content).
-pub async fn token_from_key(key: KeyInput, options: KeyOptions) -> Result<Cached> {
+/// (endpoint, key content). `env` gives the proxy variables and `SSL_CERT_FILE`.
+pub async fn token_from_key(key: KeyInput, options: KeyOptions, env: &Env) -> Result<Cached> {
     let started = tokio::time::Instant::now();
     let endpoint = options
         .endpoint
         .unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
-    http::check_endpoint("endpoint", &endpoint)?;
+    let url = http::check_endpoint("endpoint", &endpoint)?;
+    let route = http::Route::new(http::Service::Iam, &url, env)?;
     let audience = match options.audience {
         Some(audience) => check_audience(audience)?,
         None => endpoint.clone(),
@@ -93,6 +94,7 @@ pub async fn token_from_key(key: KeyInput, options: KeyOptions) -> Result<Cached
         endpoint,
         audience,
         call,
+        route,
     };
     if !use_cache {
         return iam::exchange(&key, &exchange).await.map(Cached::once);
@@ -112,12 +114,15 @@ pub async fn token_from_metadata(options: MetadataOptions, env: &Env) -> Result<
         .call
         .resolve(metadata::DEFAULT_TIMEOUT_MS, metadata::DEFAULT_RETRIES)?;
     if !use_cache {
-        return metadata::fetch(&endpoint, call).await.map(Cached::once);
+        return metadata::fetch(&endpoint, call, env)
+            .await
+            .map(Cached::once);
     }
     let cache_key = CacheKey::Metadata {
         endpoint: endpoint.clone(),
     };
-    let fetch = move || async move { metadata::fetch(&endpoint, call).await };
+    let env = env.clone();
+    let fetch = move || async move { metadata::fetch(&endpoint, call, &env).await };
     cache::global().get(cache_key, fetch, call.timeout).await
 }
 

@@ -22,15 +22,15 @@ pub const NAMES: &[&str] = &[
     "USERPROFILE",
     "XDG_CONFIG_HOME",
     "PATH",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "SSL_CERT_FILE",
+    HTTPS_PROXY[0],
+    HTTPS_PROXY[1],
+    HTTP_PROXY[0],
+    HTTP_PROXY[1],
+    ALL_PROXY[0],
+    ALL_PROXY[1],
+    NO_PROXY[0],
+    NO_PROXY[1],
+    SSL_CERT_FILE,
 ];
 
 /// `host[:port]` of the metadata service, as the Go and Python SDKs read it.
@@ -45,6 +45,13 @@ pub const GITHUB_ID_TOKEN_BEARER: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
 pub const IAM_TOKEN: &str = "YC_IAM_TOKEN";
 pub const TOKEN: &str = "YC_TOKEN";
 pub const PROFILE: &str = "YC_PROFILE";
+/// The proxy variables, each with its lowercase twin (the uppercase one is read first).
+pub const HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
+pub const HTTP_PROXY: [&str; 2] = ["HTTP_PROXY", "http_proxy"];
+pub const ALL_PROXY: [&str; 2] = ["ALL_PROXY", "all_proxy"];
+pub const NO_PROXY: [&str; 2] = ["NO_PROXY", "no_proxy"];
+/// A PEM bundle of the CA certificates to trust instead of the system's.
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
 /// A snapshot of the variables in [`NAMES`]. An empty value counts as unset.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]

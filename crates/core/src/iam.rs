@@ -26,6 +26,8 @@ pub struct Exchange {
     /// The JWT's `aud`: the endpoint unless the caller says otherwise.
     pub audience: String,
     pub call: CallOptions,
+    /// Direct or through a proxy, and whom TLS trusts: from the caller's environment.
+    pub route: http::Route,
 }
 
 #[derive(Deserialize)]
@@ -41,9 +43,15 @@ struct ErrorAnswer {
 }
 
 pub async fn exchange(key: &AuthorizedKey, request: &Exchange) -> Result<Token> {
-    let client = http::iam_client()?;
-    let what = format!("IAM at {}", crate::redact::url(&request.endpoint));
-    http::with_retries(&what, request.call, || async {
+    let deadline = tokio::time::Instant::now() + request.call.timeout;
+    let what = format!(
+        "IAM at {}{}",
+        crate::redact::url(&request.endpoint),
+        request.route.describe()
+    );
+    let client = request.route.client(deadline).await?;
+    let call = request.call.until(deadline, &what)?;
+    http::with_retries(&what, call, || async {
         // A fresh JWT for each attempt: its iat must be recent.
         let jwt = jwt::create_jwt(key, &request.audience, jwt::MAX_LIFETIME_SECS)?;
         let body = Zeroizing::new(serde_json::json!({ "jwt": jwt.expose() }).to_string());

@@ -22,3 +22,6 @@ pub const MAX_PATH_CHARS: usize = 4096;
 /// Longest token (IAM, OAuth, subject) the package accepts (IAM tokens are ~300 characters,
 /// OIDC JWTs a few KB).
 pub const MAX_TOKEN_CHARS: usize = 16 * 1024;
+/// HTTP clients kept at once, one per (service, proxy): more is emptied and
+/// started again (a process uses one or two).
+pub const MAX_HTTP_CLIENTS: usize = 8;

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use crate::clock;
-use crate::env::METADATA_ADDR as ADDR_ENV;
+use crate::env::{Env, METADATA_ADDR as ADDR_ENV};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{self, CallOptions, Failure};
 use crate::token::{check_access_token, lifetime_from_secs, Token};
@@ -135,9 +135,16 @@ struct TokenAnswer {
     token_type: Option<serde_json::Value>,
 }
 
-pub async fn fetch(endpoint: &str, call: CallOptions) -> Result<Token> {
-    let client = http::metadata_client()?;
+/// Asks the metadata service at `endpoint` (never through a proxy; `env` only says whether
+/// `SSL_CERT_FILE` is to be trusted, for an https:// endpoint).
+pub async fn fetch(endpoint: &str, call: CallOptions, env: &Env) -> Result<Token> {
+    let deadline = tokio::time::Instant::now() + call.timeout;
     let what = format!("the metadata service at {}", crate::redact::url(endpoint));
+    let url = http::check_endpoint("endpoint", endpoint)?;
+    let client = http::Route::new(http::Service::Metadata, &url, env)?
+        .client(deadline)
+        .await?;
+    let call = call.until(deadline, &what)?;
     http::with_retries(&what, call, || async {
         let sent_at = clock::now();
         let sent_wall_ms = clock::wall_ms();

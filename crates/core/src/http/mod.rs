@@ -1,15 +1,19 @@
-//! The HTTP stack every network source shares: one pooled client per purpose
-//! ([`iam_client`], [`metadata_client`]), bounded bodies ([`body`]), and the retry loop with
+//! The HTTP stack every network source shares: how a request reaches its service ([`Route`]:
+//! the proxy from the caller's environment, [`proxy`]), pooled clients kept per distinct route, bounded bodies ([`body`]), and the retry loop with
 //! the one table of which failures are retried ([`retry`]).
 
 mod body;
+pub mod proxy;
 mod retry;
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::Client;
+use tokio::time::Instant;
 
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::limits;
 
@@ -47,6 +51,24 @@ impl CallOptions {
     }
 }
 
+impl CallOptions {
+    /// These options with what is left until `deadline` as the timeout (a call that spent part
+    /// of its deadline reading a file or setting up a client has only the rest for requests).
+    pub fn until(self, deadline: Instant, what: &str) -> Result<CallOptions> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::timeout(format!(
+                "no time was left of timeoutMs ({} ms) to ask {what}; raise timeoutMs",
+                self.timeout.as_millis()
+            )));
+        }
+        Ok(CallOptions {
+            timeout: left,
+            ..self
+        })
+    }
+}
+
 /// Checks an endpoint option: an absolute http(s) URL.
 pub fn check_endpoint(name: &str, url: &str) -> Result<reqwest::Url> {
     let parsed = reqwest::Url::parse(url).ok().filter(|u| {
@@ -70,38 +92,91 @@ pub fn shown_url(url: &str) -> String {
     }
 }
 
-/// The client for IAM: proxies from the environment, redirects off.
-pub fn iam_client() -> Result<&'static Client> {
-    static CLIENT: OnceLock<std::result::Result<Client, String>> = OnceLock::new();
-    cached_client(&CLIENT, Client::builder)
+/// What a client is for: IAM and the token-exchange services go through proxies; the metadata
+/// service never does, and is given a short connect timeout ("not on a VM" must be quick).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Iam,
+    Metadata,
 }
 
-/// The client for the metadata service: never through a proxy, short connect timeout.
-pub fn metadata_client() -> Result<&'static Client> {
-    static CLIENT: OnceLock<std::result::Result<Client, String>> = OnceLock::new();
-    cached_client(&CLIENT, || {
-        Client::builder()
+/// How a request reaches an endpoint: directly or through a proxy. Made from the caller's environment at each call, so that a
+/// changed `process.env` takes effect at the next one.
+#[derive(Debug, Clone)]
+pub struct Route {
+    service: Service,
+    proxy: Option<proxy::Proxy>,
+}
+
+impl Route {
+    /// The route to `endpoint` (already checked: [`check_endpoint`]) for `service`.
+    pub fn new(service: Service, endpoint: &reqwest::Url, env: &Env) -> Result<Route> {
+        let proxy = match service {
+            Service::Iam => proxy::for_endpoint(endpoint, env)?,
+            Service::Metadata => None,
+        };
+        Ok(Route { service, proxy })
+    }
+
+    /// " through the proxy http://p:3128/ (HTTPS_PROXY)", or nothing for a direct request: what
+    /// messages add to the service's name.
+    pub fn describe(&self) -> String {
+        match &self.proxy {
+            Some(proxy) => format!(" through {}", proxy.describe()),
+            None => String::new(),
+        }
+    }
+
+    /// The client for this route: one pooled client kept per distinct (service, proxy).
+    /// (`deadline` bounds the setting up of the client.)
+    pub async fn client(&self, _deadline: Instant) -> Result<Client> {
+        let key = ClientKey {
+            service: self.service,
+            proxy: self.proxy.as_ref().map(|p| p.url.to_string()),
+        };
+        static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, Client>>> = OnceLock::new();
+        let clients = CLIENTS.get_or_init(Default::default);
+        let lock = || clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = lock().get(&key) {
+            return Ok(client.clone());
+        }
+        let client = self.build()?;
+        let mut kept = lock();
+        if kept.len() >= limits::MAX_HTTP_CLIENTS {
+            kept.clear(); // calls in flight keep their clones
+        }
+        Ok(kept.entry(key).or_insert(client).clone())
+    }
+
+    fn build(&self) -> Result<Client> {
+        let failed =
+            |cause: String| Error::unavailable(format!("cannot set up the HTTP client: {cause}"));
+        let tls = crate::tls::client_config().map_err(|e| failed(e.to_string()))?;
+        // no_proxy(): reqwest must not read the C environment's proxy variables itself.
+        let mut builder = Client::builder()
             .no_proxy()
-            .connect_timeout(METADATA_CONNECT_TIMEOUT)
-    })
-}
-
-fn cached_client(
-    cell: &'static OnceLock<std::result::Result<Client, String>>,
-    builder: impl FnOnce() -> reqwest::ClientBuilder,
-) -> Result<&'static Client> {
-    cell.get_or_init(|| {
-        let tls = crate::tls::client_config().map_err(|e| e.to_string())?;
-        builder()
             .tls_backend_preconfigured(tls)
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build()
-            .map_err(|e| cause_chain(&e))
-    })
-    .as_ref()
-    .map_err(|cause| Error::unavailable(format!("cannot set up the HTTP client: {cause}")))
+            .pool_idle_timeout(Duration::from_secs(50));
+        if self.service == Service::Metadata {
+            builder = builder.connect_timeout(METADATA_CONNECT_TIMEOUT);
+        }
+        if let Some(proxy) = &self.proxy {
+            let proxy =
+                reqwest::Proxy::all(proxy.url.as_str()).map_err(|e| failed(cause_chain(&e)))?;
+            builder = builder.proxy(proxy);
+        }
+        builder.build().map_err(|e| failed(cause_chain(&e)))
+    }
+}
+
+/// What tells kept clients apart. The proxy URL keeps its userinfo (a proxy's credentials
+/// are part of the route); the map is never shown.
+#[derive(PartialEq, Eq, Hash)]
+struct ClientKey {
+    service: Service,
+    proxy: Option<String>,
 }
 
 /// The error and all its causes, deduplicated: a bare "error sending request" hides whether
