@@ -87,15 +87,21 @@ test('key reads in flight do not hold the runtime: an unrelated tokenFromMetadat
   const keyCalls = Array.from({ length: 4 }, (_, i) => ({
     fn: i % 2 ? 'getToken' : 'tokenFromKey', args: i % 2 ? [{ endpoint: emu.iamUrl, timeoutMs: 3000 }] : [fifo, { endpoint: emu.iamUrl, timeoutMs: 3000 }],
   }))
+  // SSL_CERT_FILE is the FIFO too: read for the https endpoint, refused as not a regular file.
+  const tlsCalls = Array.from({ length: 2 }, () => ({ fn: 'tokenFromKey', args: [key, { endpoint: temu.iamUrl, timeoutMs: 3000, cache: false }] }))
   const { results } = await inChild([
     ...keyCalls,
+    ...tlsCalls,
     { fn: 'tokenFromMetadata', args: [{ endpoint: hole.metadataUrl, timeoutMs: 500, cache: false }] },
     ...keyCalls,
-  ], { YC_SERVICE_ACCOUNT_KEY_FILE: fifo })
-  const metadata = results.splice(4, 1)[0]
+  ], { YC_SERVICE_ACCOUNT_KEY_FILE: fifo, SSL_CERT_FILE: fifo })
+  const metadata = results.splice(6, 1)[0]
   assert.equal(metadata.code, 'ERR_TIMEOUT', metadata.message)
   assert.ok(metadata.elapsedMs >= 450 && metadata.elapsedMs < 500 + SLACK_MS, `metadata settled after ${Math.round(metadata.elapsedMs)} ms`)
+  const tls = results.splice(4, 2)
   for (const [i, result] of results.entries()) assertRefused(result, 'ERR_INVALID_KEY', `key call ${i}`, { message: NOT_REGULAR })
+  for (const [i, result] of tls.entries()) assertRefused(result, 'ERR_INVALID_ARG', `TLS call ${i}`, { message: /SSL_CERT_FILE.*FIFO/ })
+  assert.equal(temu.count('iam'), 0)
 })
 
 test('/dev/zero, /dev/urandom, a directory: not regular files; memory does not grow', async () => {
@@ -111,6 +117,11 @@ test('/dev/zero, /dev/urandom, a directory: not regular files; memory does not g
     assert.match(result.message, /character device|directory/)
   }
   assert.ok(rssGrowth < 50 << 20, `RSS grew by ${rssGrowth} bytes`)
+  for (const device of ['/dev/zero', '/dev/urandom']) {
+    const tls = await inChild(Array(3).fill({ fn: 'tokenFromKey', args: [key, { endpoint: temu.iamUrl, timeoutMs: 2000, cache: false }] }), { SSL_CERT_FILE: device })
+    for (const result of tls.results) assertRefused(result, 'ERR_INVALID_ARG', `SSL_CERT_FILE=${device}`, { message: /SSL_CERT_FILE.*character device/ })
+    assert.ok(tls.rssGrowth < 50 << 20, `SSL_CERT_FILE=${device}: RSS grew by ${tls.rssGrowth} bytes`)
+  }
 })
 
 test('a regular file over 64 KiB (sparse 100 MB, or one byte over): refused, memory does not grow', async () => {
@@ -382,4 +393,53 @@ test('the metadata service never goes through a proxy, not even a broken one', a
   const { results: [result] } = await inChild([{ fn: 'tokenFromMetadata', args: [{ endpoint: emu.metadataUrl, cache: false, timeoutMs: 3000 }] }], { HTTP_PROXY: proxy.url, ALL_PROXY: proxy.url })
   assert.equal(result.ok, true, JSON.stringify(result))
   assert.equal(proxy.requests.length, 0)
+})
+
+// ---- 9. SSL_CERT_FILE that cannot be used ----
+
+test('SSL_CERT_FILE set but unusable: ERR_INVALID_ARG saying the file could not be used and why, no request', async () => {
+  const write = (name, content) => {
+    const path = join(dir, name)
+    writeFileSync(path, content)
+    return path
+  }
+  const cases = {
+    [join(dir, 'no-such-ca.pem')]: /no such file/,
+    [write('empty.pem', '')]: /is empty/,
+    [write('text.pem', 'these are not the certificates you are looking for\n')]: /no PEM certificate/,
+    [write('ca.der', execFileSync('openssl', ['x509', '-in', ca.caPath, '-outform', 'DER']))]: /no PEM certificate/,
+    [write('cut.pem', ca.caPem.slice(0, -40))]: /damaged/,
+    [write('bad.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')]: /could be parsed/,
+    [dir]: /directory/,
+    [fifo]: /FIFO/,
+    '/dev/zero': /character device/,
+    [sparse]: /too large/,
+  }
+  const paths = Object.keys(cases)
+  const { results } = await inChild(paths.map(() => viaKey(temu)))
+  // One child per path (SSL_CERT_FILE is the child's environment), all at once.
+  const each = await Promise.all(paths.map((path) => inChild([viaKey(temu), viaKey(emu)], { SSL_CERT_FILE: path })))
+  assert.equal(results.length, paths.length)
+  for (const [i, path] of paths.entries()) {
+    const [https, http] = each[i].results
+    assertRefused(https, 'ERR_INVALID_ARG', `SSL_CERT_FILE=${path}`, { message: /the file named by SSL_CERT_FILE .* could not be used/ })
+    assert.match(https.message, cases[path], `SSL_CERT_FILE=${path}`)
+    assert.doesNotMatch(https.message, /UnknownIssuer/)
+    // An http:// endpoint needs no CA: the file is not even read.
+    assert.equal(http.ok, true, `http endpoint with SSL_CERT_FILE=${path}: ${JSON.stringify(http)}`)
+  }
+  assert.equal(temu.count('iam'), 0, 'no request went out with an unusable SSL_CERT_FILE')
+  // Without SSL_CERT_FILE: the platform roots, which do not hold the test CA (the call fails at the handshake).
+  for (const result of results) assert.equal(result.code, 'ERR_UNAVAILABLE', result.message)
+})
+
+test('SSL_CERT_FILE with the CA among other certificates: trusted (also through HTTPS_PROXY)', async () => {
+  const bundle = join(dir, 'bundle.pem')
+  const system = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'].find((p) => { try { return readFileSync(p).length > 0 } catch { return false } })
+  writeFileSync(bundle, (system ? readFileSync(system, 'utf8') : '') + '\n' + ca.caPem)
+  const { results } = await inChild([viaKey(temu), viaKey(temu)], { SSL_CERT_FILE: bundle })
+  for (const result of results) assert.equal(result.ok, true, JSON.stringify(result))
+  const tunnel = await inChild([viaKey(temu)], { SSL_CERT_FILE: bundle, HTTPS_PROXY: proxy.url })
+  assert.equal(tunnel.results[0].ok, true, JSON.stringify(tunnel.results[0]))
+  assert.deepEqual(proxy.requests.map((r) => [r.method, r.target]), [['CONNECT', `127.0.0.1:${temu.port}`]])
 })

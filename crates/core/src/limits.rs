@@ -22,6 +22,8 @@ pub const MAX_PATH_CHARS: usize = 4096;
 /// Longest token (IAM, OAuth, subject) the package accepts (IAM tokens are ~300 characters,
 /// OIDC JWTs a few KB).
 pub const MAX_TOKEN_CHARS: usize = 16 * 1024;
-/// HTTP clients kept at once, one per (service, proxy): more is emptied and
+/// `SSL_CERT_FILE`: a CA bundle (the system's is ~220 KB) larger than this is refused.
+pub const MAX_CA_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
+/// HTTP clients kept at once, one per (service, proxy, CA bundle): more is emptied and
 /// started again (a process uses one or two).
 pub const MAX_HTTP_CLIENTS: usize = 8;

@@ -1,5 +1,6 @@
 //! The HTTP stack every network source shares: how a request reaches its service ([`Route`]:
-//! the proxy from the caller's environment, [`proxy`]), pooled clients kept per distinct route, bounded bodies ([`body`]), and the retry loop with
+//! the proxy from the caller's environment, [`proxy`], and whom TLS trusts, [`crate::tls`]),
+//! pooled clients kept per distinct route, bounded bodies ([`body`]), and the retry loop with
 //! the one table of which failures are retried ([`retry`]).
 
 mod body;
@@ -13,9 +14,10 @@ use std::time::Duration;
 use reqwest::Client;
 use tokio::time::Instant;
 
-use crate::env::Env;
+use crate::env::{self, Env};
 use crate::error::{Error, Result};
 use crate::limits;
+use crate::tls::{self, Trust};
 
 pub use body::read_body;
 pub use retry::{send_failure, status_failure, with_retries, Failure};
@@ -100,12 +102,15 @@ pub enum Service {
     Metadata,
 }
 
-/// How a request reaches an endpoint: directly or through a proxy. Made from the caller's environment at each call, so that a
+/// How a request reaches an endpoint: directly or through a proxy, and whether TLS trusts the
+/// bundle `SSL_CERT_FILE` names. Made from the caller's environment at each call, so that a
 /// changed `process.env` takes effect at the next one.
 #[derive(Debug, Clone)]
 pub struct Route {
     service: Service,
     proxy: Option<proxy::Proxy>,
+    /// `SSL_CERT_FILE`, when it is set and the request needs TLS (to the endpoint or the proxy).
+    cert_file: Option<String>,
 }
 
 impl Route {
@@ -115,7 +120,16 @@ impl Route {
             Service::Iam => proxy::for_endpoint(endpoint, env)?,
             Service::Metadata => None,
         };
-        Ok(Route { service, proxy })
+        let needs_tls = endpoint.scheme() == "https"
+            || proxy.as_ref().is_some_and(|p| p.url.scheme() == "https");
+        let cert_file = needs_tls
+            .then(|| env.get(env::SSL_CERT_FILE).map(str::to_string))
+            .flatten();
+        Ok(Route {
+            service,
+            proxy,
+            cert_file,
+        })
     }
 
     /// " through the proxy http://p:3128/ (HTTPS_PROXY)", or nothing for a direct request: what
@@ -127,12 +141,27 @@ impl Route {
         }
     }
 
-    /// The client for this route: one pooled client kept per distinct (service, proxy).
-    /// (`deadline` bounds the setting up of the client.)
-    pub async fn client(&self, _deadline: Instant) -> Result<Client> {
+    /// The client for this route: `SSL_CERT_FILE` read (off the runtime's workers, until
+    /// `deadline` at most) when the route needs it, one pooled client kept per distinct
+    /// (service, proxy, trusted roots).
+    pub async fn client(&self, deadline: Instant) -> Result<Client> {
+        let trust = match &self.cert_file {
+            None => Trust::Platform,
+            Some(path) => {
+                let what = format!(
+                    "the file named by {} ({})",
+                    env::SSL_CERT_FILE,
+                    crate::redact::caller_text(path)
+                );
+                let path = path.clone();
+                crate::files::read_off_thread(&what, deadline, move || tls::load_bundle(&path))
+                    .await?
+            }
+        };
         let key = ClientKey {
             service: self.service,
             proxy: self.proxy.as_ref().map(|p| p.url.to_string()),
+            trust: trust.id(),
         };
         static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, Client>>> = OnceLock::new();
         let clients = CLIENTS.get_or_init(Default::default);
@@ -140,7 +169,7 @@ impl Route {
         if let Some(client) = lock().get(&key) {
             return Ok(client.clone());
         }
-        let client = self.build()?;
+        let client = self.build(&trust)?;
         let mut kept = lock();
         if kept.len() >= limits::MAX_HTTP_CLIENTS {
             kept.clear(); // calls in flight keep their clones
@@ -148,10 +177,10 @@ impl Route {
         Ok(kept.entry(key).or_insert(client).clone())
     }
 
-    fn build(&self) -> Result<Client> {
+    fn build(&self, trust: &Trust) -> Result<Client> {
         let failed =
             |cause: String| Error::unavailable(format!("cannot set up the HTTP client: {cause}"));
-        let tls = crate::tls::client_config().map_err(|e| failed(e.to_string()))?;
+        let tls = trust.config().map_err(|e| failed(e.to_string()))?;
         // no_proxy(): reqwest must not read the C environment's proxy variables itself.
         let mut builder = Client::builder()
             .no_proxy()
@@ -177,6 +206,7 @@ impl Route {
 struct ClientKey {
     service: Service,
     proxy: Option<String>,
+    trust: Option<[u8; 32]>,
 }
 
 /// The error and all its causes, deduplicated: a bare "error sending request" hides whether
