@@ -192,8 +192,8 @@ impl Route {
             builder = builder.connect_timeout(METADATA_CONNECT_TIMEOUT);
         }
         if let Some(proxy) = &self.proxy {
-            let proxy =
-                reqwest::Proxy::all(proxy.url.as_str()).map_err(|e| failed(cause_chain(&e)))?;
+            let proxy = reqwest::Proxy::all(proxy.url.as_str())
+                .map_err(|e| failed(cause_chain(&e.without_url())))?;
             builder = builder.proxy(proxy);
         }
         builder.build().map_err(|e| failed(cause_chain(&e)))
