@@ -366,6 +366,15 @@ test('NO_PROXY=* bypasses the proxy for every host, IP literals included', async
   assert.deepEqual(proxy.requests.map((r) => [r.method, r.target]), [['POST', emu.iamUrl]])
 })
 
+test('httpoxy: in a CGI program (REQUEST_METHOD set) HTTP_PROXY is not read, http_proxy is', async () => {
+  const direct = await inChild([viaKey(emu)], { REQUEST_METHOD: 'GET', HTTP_PROXY: proxy.url })
+  assert.equal(direct.results[0].ok, true, JSON.stringify(direct.results[0]))
+  assert.equal(proxy.requests.length, 0)
+  const proxied = await inChild([viaKey(emu)], { REQUEST_METHOD: 'GET', HTTP_PROXY: 'http://127.0.0.1:9', http_proxy: proxy.url })
+  assert.equal(proxied.results[0].ok, true, JSON.stringify(proxied.results[0]))
+  assert.deepEqual(proxy.requests.map((r) => r.method), ['POST'])
+})
+
 test('a changed process.env takes effect at the next call (clients are kept per proxy, not per process)', async () => {
   const call = () => inTime(tokenFromKey(key, { endpoint: emu.iamUrl, cache: false, timeoutMs: 3000 }), 3000)
   const vars = { HTTP_PROXY: undefined, http_proxy: undefined, ALL_PROXY: undefined, all_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined }

@@ -31,6 +31,7 @@ pub const NAMES: &[&str] = &[
     NO_PROXY[0],
     NO_PROXY[1],
     SSL_CERT_FILE,
+    CGI_REQUEST_METHOD,
 ];
 
 /// `host[:port]` of the metadata service, as the Go and Python SDKs read it.
@@ -52,6 +53,9 @@ pub const ALL_PROXY: [&str; 2] = ["ALL_PROXY", "all_proxy"];
 pub const NO_PROXY: [&str; 2] = ["NO_PROXY", "no_proxy"];
 /// A PEM bundle of the CA certificates to trust instead of the system's.
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// Set in a CGI program, where `HTTP_PROXY` can come from a request's `Proxy:` header
+/// ("httpoxy"): then only the lowercase `http_proxy` is read.
+pub const CGI_REQUEST_METHOD: &str = "REQUEST_METHOD";
 
 /// A snapshot of the variables in [`NAMES`]. An empty value counts as unset.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]

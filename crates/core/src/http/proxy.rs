@@ -4,7 +4,8 @@
 //! literals included (curl's meaning), and a changed `process.env` takes effect at the next call.
 //!
 //! - an https:// endpoint: `HTTPS_PROXY`, else `https_proxy`, else `ALL_PROXY` / `all_proxy`;
-//! - an http:// endpoint: `HTTP_PROXY`, else `http_proxy`, else `ALL_PROXY` / `all_proxy`;
+//! - an http:// endpoint: `HTTP_PROXY`, else `http_proxy`, else `ALL_PROXY` / `all_proxy`
+//!   (in a CGI program, `REQUEST_METHOD` set, `HTTP_PROXY` is not read: "httpoxy");
 //! - `NO_PROXY` (else `no_proxy`): entries separated by commas or spaces; `*` matches every
 //!   host; a name matches itself and its subdomains (`example.com`, `.example.com` and
 //!   `*.example.com` alike); an IP address or a CIDR block (`10.0.0.0/8`, `[::1]`, `fd00::/8`)
@@ -62,8 +63,11 @@ pub fn for_endpoint(endpoint: &Url, env: &Env) -> Result<Option<Proxy>> {
             env::ALL_PROXY[1],
         ],
     };
+    // In a CGI program HTTP_PROXY may be a client's `Proxy:` header ("httpoxy"): not read.
+    let cgi = env.get(env::CGI_REQUEST_METHOD).is_some();
     let Some((variable, value)) = names
         .iter()
+        .filter(|name| !(cgi && **name == env::HTTP_PROXY[0]))
         .find_map(|name| env.get(name).map(|value| (*name, value)))
     else {
         return Ok(None);
@@ -275,6 +279,18 @@ mod tests {
             None
         );
         assert_eq!(proxy_for("https://iam/x", &[]).unwrap(), None);
+        // httpoxy: under CGI, HTTP_PROXY may be a request header; http_proxy is still read.
+        let cgi = [("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "http://evil:1")];
+        assert_eq!(proxy_for("http://iam/x", &cgi).unwrap(), None);
+        assert_eq!(
+            proxy_for(
+                "http://iam/x",
+                &[cgi[0], cgi[1], ("http_proxy", "http://h2:1")]
+            )
+            .unwrap()
+            .unwrap(),
+            "http_proxy http://h2:1/"
+        );
         // No scheme: http://, as curl and reqwest take it; userinfo kept for the proxy.
         assert_eq!(
             proxy_for("https://iam/x", &[("HTTPS_PROXY", "proxy.corp:3128")])
