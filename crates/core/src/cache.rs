@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
+use crate::federation::SubjectIdentity;
 use crate::key::Identity;
 use crate::token::Token;
 
@@ -29,7 +30,8 @@ pub const MIN_ATTEMPT_GAP: Duration = Duration::from_secs(10);
 /// more than this left.
 pub const FALLBACK_MIN_LEFT: Duration = Duration::from_secs(30);
 
-/// What a cache entry is for. The key identity is a hash: the private key is never a map key.
+/// What a cache entry is for. Identities are hashes or paths: no private key or token is ever a
+/// map key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CacheKey {
     Key {
@@ -38,6 +40,18 @@ pub enum CacheKey {
     },
     Metadata {
         endpoint: String,
+    },
+    /// Workload identity federation: the subject's source (a file path, or a hash of the token
+    /// text or of GitHub's request), never the token.
+    Federation {
+        endpoint: String,
+        service_account_id: String,
+        subject: SubjectIdentity,
+    },
+    /// A user's OAuth token exchanged at IAM, by its SHA-256.
+    OAuth {
+        endpoint: String,
+        token_hash: [u8; 32],
     },
 }
 
