@@ -840,6 +840,5 @@ module.exports._advanceClockForTesting = nativeBinding._advanceClockForTesting
 module.exports._clearCacheForTesting = nativeBinding._clearCacheForTesting
 module.exports.createJwt = nativeBinding.createJwt
 module.exports.limits = nativeBinding.limits
-module.exports.tokenFromContext = nativeBinding.tokenFromContext
 module.exports.tokenFromKey = nativeBinding.tokenFromKey
 module.exports.tokenFromMetadata = nativeBinding.tokenFromMetadata
