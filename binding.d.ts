@@ -37,6 +37,8 @@ export interface Limits {
   maxRetries: number
   maxInputBytes: number
   maxPathChars: number
+  maxTokenChars: number
+  maxTokenLifetimeSec: number
   /** The environment variables the native side reads, for `index.js` to hand over. */
   envNames: Array<string>
 }
@@ -66,13 +68,13 @@ export interface NativeToken {
   tokenType: string
   /** How long the token may be handed out again without asking the native cache. */
   freshForMs: number
+  /** Where it came from: "fetched", "cache", "stale" or "fallback" (debug output, metrics). */
+  origin: string
 }
-
-export declare function tokenFromContext(context: unknown): Promise<NativeToken>
 
 export declare function tokenFromFederation(options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
 
-export declare function tokenFromKey(key: unknown, options?: unknown | undefined | null, cancel?: Cancel | undefined | null): Promise<NativeToken>
+export declare function tokenFromKey(key: unknown, options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
 
 export declare function tokenFromMetadata(options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
 

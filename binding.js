@@ -841,7 +841,6 @@ module.exports._clearCacheForTesting = nativeBinding._clearCacheForTesting
 module.exports.createJwt = nativeBinding.createJwt
 module.exports.federationApplies = nativeBinding.federationApplies
 module.exports.limits = nativeBinding.limits
-module.exports.tokenFromContext = nativeBinding.tokenFromContext
 module.exports.tokenFromFederation = nativeBinding.tokenFromFederation
 module.exports.tokenFromKey = nativeBinding.tokenFromKey
 module.exports.tokenFromMetadata = nativeBinding.tokenFromMetadata

@@ -44,5 +44,6 @@ export const tokenFromMetadata = wrap('tokenFromMetadata')
 export const tokenFromContext = wrap('tokenFromContext')
 export const getToken = wrap('getToken')
 export const createJwt = wrap('createJwt')
-export const _testing = pkg._testing
-export default { tokenFromKey, tokenFromMetadata, tokenFromContext, getToken, createJwt, _testing }
+export const tokenProvider = pkg.tokenProvider
+export const _testing = pkg[Symbol.for('yc-iam-token.testing')]
+export default { tokenFromKey, tokenFromMetadata, tokenFromContext, getToken, createJwt, tokenProvider, _testing }

@@ -63,6 +63,8 @@ pub struct NativeToken {
     pub token_type: String,
     /// How long the token may be handed out again without asking the native cache.
     pub fresh_for_ms: f64,
+    /// Where it came from: "fetched", "cache", "stale" or "fallback" (debug output, metrics).
+    pub origin: String,
 }
 
 impl From<Cached> for NativeToken {
@@ -72,6 +74,7 @@ impl From<Cached> for NativeToken {
             expires_at_ms: cached.token.expires_at_ms,
             token_type: "Bearer".into(),
             fresh_for_ms: cached.fresh_for.as_secs_f64() * 1000.0,
+            origin: cached.origin.as_str().into(),
         }
     }
 }
@@ -99,21 +102,15 @@ impl Cancel {
 }
 
 #[napi(ts_return_type = "Promise<NativeToken>")]
-pub fn token_from_context<'env>(env: &'env Env, context: Unknown<'env>) -> Result<Unknown<'env>> {
-    let context = read_value(context, CONTEXT_FIELDS)?;
-    match guard(|| api::token_from_context(&context)) {
-        Ok(cached) => Ok(PromiseRaw::resolve(env, NativeToken::from(cached))?.to_unknown()),
-        Err(e) => rejected(env, &e),
-    }
-}
-
-#[napi(ts_return_type = "Promise<NativeToken>")]
 pub fn token_from_key<'env>(
     env: &'env Env,
     key: Unknown<'env>,
     options: Option<Unknown<'env>>,
     cancel: Option<&Cancel>,
+    process_env: Option<Unknown<'env>>,
 ) -> Result<Unknown<'env>> {
+    // The environment is for the proxy settings (taken from it in a coming change).
+    let _ = process_env;
     let request = guard(|| {
         let options = read_options(options, KEY_OPTIONS)?;
         let key_options = KeyOptions {
@@ -250,6 +247,7 @@ impl From<ProfileOutcome> for NativeProfileAnswer {
                         expires_at_ms: f64::NAN,
                         token_type: "Bearer".into(),
                         fresh_for_ms: 0.0,
+                        origin: "fetched".into(),
                     },
                 }),
                 source: Some(kind.source().into()),
@@ -321,6 +319,8 @@ pub struct Limits {
     pub max_retries: u32,
     pub max_input_bytes: u32,
     pub max_path_chars: u32,
+    pub max_token_chars: u32,
+    pub max_token_lifetime_sec: f64,
     /// The environment variables the native side reads, for `index.js` to hand over.
     pub env_names: Vec<String>,
 }
@@ -332,6 +332,8 @@ pub fn limits() -> Limits {
         max_retries: limits::MAX_RETRIES,
         max_input_bytes: limits::MAX_INPUT_BYTES as u32,
         max_path_chars: limits::MAX_PATH_CHARS as u32,
+        max_token_chars: limits::MAX_TOKEN_CHARS as u32,
+        max_token_lifetime_sec: limits::MAX_TOKEN_LIFETIME.as_secs_f64(),
         env_names: core_env::NAMES.iter().map(|n| n.to_string()).collect(),
     }
 }
@@ -447,24 +449,7 @@ const KEY_FIELDS: Fields = &[
     Field("privateKey", &[]),
     Field("key", &[Field("id", &[]), Field("serviceAccountId", &[])]),
 ];
-const CONTEXT_FIELDS: Fields = &[Field(
-    "token",
-    &[
-        Field("access_token", &[]),
-        Field("expires_in", &[]),
-        Field("token_type", &[]),
-    ],
-)];
-const SIGNAL: Field = Field(
-    "signal",
-    &[
-        Field("aborted", &[]),
-        Field("addEventListener", &[]),
-        Field("removeEventListener", &[]),
-    ],
-);
 const KEY_OPTIONS: Fields = &[
-    SIGNAL,
     Field("timeoutMs", &[]),
     Field("retries", &[]),
     Field("cache", &[]),
@@ -472,14 +457,12 @@ const KEY_OPTIONS: Fields = &[
     Field("audience", &[]),
 ];
 const METADATA_OPTIONS: Fields = &[
-    SIGNAL,
     Field("timeoutMs", &[]),
     Field("retries", &[]),
     Field("cache", &[]),
     Field("endpoint", &[]),
 ];
 const FEDERATION_OPTIONS: Fields = &[
-    SIGNAL,
     Field("timeoutMs", &[]),
     Field("retries", &[]),
     Field("cache", &[]),
@@ -578,14 +561,7 @@ fn read_options(options: Option<Unknown>, fields: Fields) -> std::result::Result
 }
 
 fn call_settings(options: &Value) -> yc_iam_token_core::Result<CallSettings> {
-    match options.get("signal") {
-        Value::Missing | Value::Null => {}
-        signal @ Value::Object(_)
-            if matches!(signal.get("aborted"), Value::Bool(_))
-                && matches!(signal.get("addEventListener"), Value::Other("function"))
-                && matches!(signal.get("removeEventListener"), Value::Other("function")) => {}
-        other => return Err(wrong_option("signal", "an AbortSignal", other)),
-    }
+    // `signal` is index.js's: it checks it and wires it to a `Cancel`.
     Ok(CallSettings {
         timeout_ms: opt_number(options, "timeoutMs")?,
         retries: opt_number(options, "retries")?,

@@ -523,6 +523,7 @@ impl Cached {
         Cached {
             token,
             fresh_for: std::time::Duration::ZERO,
+            origin: cache::Origin::Fetched,
         }
     }
 }

@@ -61,6 +61,32 @@ pub enum CacheKey {
 pub struct Cached {
     pub token: Token,
     pub fresh_for: Duration,
+    pub origin: Origin,
+}
+
+/// Where a token came from, for debug output and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Fetched by this call (or by the refresh it waited for).
+    Fetched,
+    /// Fresh in the cache.
+    Cache,
+    /// Old (an hour or more, or near expiry with a refresh just tried): handed out while a
+    /// refresh runs or waits its turn.
+    Stale,
+    /// The old token, because the refresh failed for a passing reason.
+    Fallback,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Fetched => "fetched",
+            Origin::Cache => "cache",
+            Origin::Stale => "stale",
+            Origin::Fallback => "fallback",
+        }
+    }
 }
 
 type Outcome = Option<Result<Token>>;
@@ -141,12 +167,15 @@ impl Cache {
                 let now = self.clock.now();
                 match (outcome, fallback) {
                     (Ok(token), _) if token.remaining(now).is_zero() => Err(expired_on_arrival()),
-                    (Ok(token), _) => Ok(self.cached(token, now)),
+                    (Ok(token), _) => Ok(self.cached(token, now, Origin::Fetched)),
                     (Err(e), Some(old))
                         if matches!(e.code, ErrorCode::Unavailable | ErrorCode::Timeout)
                             && old.remaining(now) > FALLBACK_MIN_LEFT =>
                     {
-                        Ok(Cached::once(old))
+                        Ok(Cached {
+                            origin: Origin::Fallback,
+                            ..Cached::once(old)
+                        })
                     }
                     (Err(e), _) => Err(e),
                 }
@@ -188,7 +217,12 @@ impl Cache {
             {
                 self.start_refresh(entry, &mut state, now, fetch());
             }
-            return Step::Ready(self.cached(held, now));
+            let origin = if now.saturating_duration_since(held.obtained_at) >= STALE_AFTER {
+                Origin::Stale
+            } else {
+                Origin::Cache
+            };
+            return Step::Ready(self.cached(held, now, origin));
         }
         // Expiring: wait for a refresh, unless one was just tried (no hot loop against a
         // service that keeps answering with the same near-expiry token).
@@ -197,7 +231,10 @@ impl Cache {
                 refresh: refresh.clone(),
                 fallback: Some(held),
             },
-            None if recently_tried => Step::Ready(Cached::once(held)),
+            None if recently_tried => Step::Ready(Cached {
+                origin: Origin::Stale,
+                ..Cached::once(held)
+            }),
             None => Step::Wait {
                 refresh: self.start_refresh(entry, &mut state, now, fetch()),
                 fallback: Some(held),
@@ -238,13 +275,14 @@ impl Cache {
         refresh
     }
 
-    fn cached(&self, token: Token, now: Instant) -> Cached {
+    fn cached(&self, token: Token, now: Instant, origin: Origin) -> Cached {
         let until_stale =
             STALE_AFTER.saturating_sub(now.saturating_duration_since(token.obtained_at));
         let until_expiring = token.remaining(now).saturating_sub(EXPIRING_WITHIN);
         Cached {
             fresh_for: until_stale.min(until_expiring),
             token,
+            origin,
         }
     }
 
