@@ -1,5 +1,6 @@
 // Run by run.mjs after the suites: no error that any suite provoked, in its message, code,
-// stack or util.inspect, contains a private key, a JWT or an IAM token.
+// stack or util.inspect, contains a private key, a JWT (a subject token too), an IAM token,
+// an OAuth token or GitHub's request token.
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
@@ -9,6 +10,11 @@ const SECRETS = [
   ['base64 key material', /MII[A-Za-z0-9+/]{20}/],
   ['a JWT', /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}/],
   ['an IAM token', /\bt1\.[A-Za-z0-9_-]{20,}/],
+  // A subject token (an OIDC JWT, header or claims alone too) and a user's OAuth token.
+  ['a JWT header or claims', /eyJ[A-Za-z0-9_-]{20,}/],
+  ['an OAuth token', /\b(?:y[0-9]_[A-Za-z0-9_-]{16,}|AQAAAA[A-Za-z0-9_-]{16,})/],
+  // The emulator's GitHub ID-token request token (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
+  ['a GitHub request token', /ghs_emulator-request-token-/],
 ]
 
 test('no provoked error carries a private key, a JWT or a token', () => {
