@@ -463,16 +463,16 @@ pub async fn run_yc(yc: &Path, profile: &str, env: &Env, timeout: Duration) -> R
             command.env(name, value);
         }
     }
+    let mut child = command.spawn().map_err(|e| {
+        Error::unavailable(format!(
+            "cannot run {}: {}",
+            redact::caller_text(&yc.to_string_lossy()),
+            crate::key::io_reason(&e)
+        ))
+    })?;
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
     let run = async {
-        let mut child = command.spawn().map_err(|e| {
-            Error::unavailable(format!(
-                "cannot run {}: {}",
-                redact::caller_text(&yc.to_string_lossy()),
-                crate::key::io_reason(&e)
-            ))
-        })?;
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
         let (out, err) = tokio::join!(read_bounded(stdout), read_bounded(stderr));
         let status = child
             .wait()
@@ -480,13 +480,17 @@ pub async fn run_yc(yc: &Path, profile: &str, env: &Env, timeout: Duration) -> R
             .map_err(|e| Error::unavailable(format!("{what}: {}", crate::key::io_reason(&e))))?;
         Ok::<_, Error>((status, out, err))
     };
-    let (status, out, err) = tokio::time::timeout(timeout, run).await.map_err(|_| {
-        Error::timeout(format!(
+    let finished = tokio::time::timeout(timeout, run).await;
+    let Ok(finished) = finished else {
+        // Killed and reaped here (an abort drops the child instead: kill_on_drop).
+        let _ = child.kill().await;
+        return Err(Error::timeout(format!(
             "{what} did not finish within {} ms (timeoutMs); run it yourself to see what it \
              waits for (a browser sign-in?), or raise timeoutMs",
             timeout.as_millis()
-        ))
-    })??;
+        )));
+    };
+    let (status, out, err) = finished?;
     if !status.success() {
         let said = first_line(&err)
             .map(|line| format!(": \"{}\"", redact::excerpt(line)))
