@@ -10,14 +10,17 @@
 
 const { native, limits, isLoaded } = require('./lib/native.js')
 const { codedError, asCallError } = require('./lib/errors.js')
-const { fromContext, tokenProblem } = require('./lib/context.js')
+const { fromContext } = require('./lib/context.js')
 const memo = require('./lib/memo.js')
 const { debug, reportOutcome } = require('./lib/debug.js')
+const sources = require('./lib/sources.js')
 
 const NO_OPTIONS = Object.freeze({})
 const CALL_OPTIONS = ['timeoutMs', 'retries', 'cache', 'signal']
 const KEY_OPTIONS = [...CALL_OPTIONS, 'endpoint', 'audience']
 const METADATA_OPTIONS = [...CALL_OPTIONS, 'endpoint']
+const FEDERATION_OPTIONS = [...CALL_OPTIONS, 'endpoint', 'serviceAccountId', 'subjectToken', 'subjectTokenFile', 'audience']
+const GET_TOKEN_OPTIONS = [...KEY_OPTIONS, 'context', 'key', 'metadataEndpoint', 'federationEndpoint']
 const JWT_OPTIONS = ['audience', 'lifetimeSec']
 /** The fields of a key object the core reads (crates/core/src/key.rs). */
 const KEY_FIELDS = ['id', 'keyId', 'accessKeyId', 'service_account_id', 'serviceAccountId', 'private_key', 'privateKey']
@@ -154,6 +157,25 @@ function tokenFromMetadata(options) {
   }
 }
 
+function tokenFromFederation(options) {
+  try {
+    const plain = readOptions(options, FEDERATION_OPTIONS)
+    return startNative('federation', plain, (cancel) => native().tokenFromFederation(plain, cancel, environment())).then(toIamToken)
+  } catch (thrown) {
+    return Promise.reject(asCallError(thrown, 'the options'))
+  }
+}
+
+/** getToken's YC_TOKEN: a user's OAuth token exchanged at IAM (`options`: endpoint and call options). */
+function tokenFromOauth(token, options) {
+  return startNative('YC_TOKEN', options, (cancel) => native().tokenFromOauth(token, options, cancel)).then(toIamToken)
+}
+
+/** getToken's yc profile step: resolves a native profile answer ({ token, source } or { reason }). */
+function profileAnswer(options) {
+  return startNative('profile', options, (cancel) => native().tokenFromProfile(options, cancel, environment()))
+}
+
 function tokenFromContext(context) {
   try {
     return Promise.resolve(fromContext(context))
@@ -174,14 +196,13 @@ function createJwt(key, options) {
 
 const ENV_KEY_FILE = 'YC_SERVICE_ACCOUNT_KEY_FILE'
 const ENV_KEY = 'YC_SERVICE_ACCOUNT_KEY'
-const ENV_TOKENS = ['YC_IAM_TOKEN', 'YC_TOKEN']
 
 const withSource = (source) => (token) => ({ ...token, source })
 
 function getToken(options) {
   try {
-    const plain = readOptions(options, [...KEY_OPTIONS, 'context', 'key', 'metadataEndpoint'])
-    const { context, key, endpoint, audience, metadataEndpoint, timeoutMs, retries, cache, signal } = plain
+    const plain = readOptions(options, GET_TOKEN_OPTIONS)
+    const { context, key, endpoint, audience, metadataEndpoint, federationEndpoint, timeoutMs, retries, cache, signal } = plain
     const call = { timeoutMs, retries, cache, signal }
     const keyOptions = { ...call, endpoint, audience }
     const tried = []
@@ -206,21 +227,32 @@ function getToken(options) {
     if (keyJson) return tokenFromKey(keyJson, keyOptions).then(chosen(ENV_KEY))
     tried.push(`key: options.key not given, ${ENV_KEY_FILE} and ${ENV_KEY} not set`)
 
-    for (const name of ENV_TOKENS) {
-      const value = process.env[name]
-      if (value && value.startsWith('t1.')) {
-        const problem = tokenProblem(value)
-        if (problem !== undefined) throw codedError('ERR_INVALID_ARG', `${name} ${problem}`)
-        debug('getToken: source %s', name)
-        return Promise.resolve({ accessToken: value, expiresAt: null, tokenType: 'Bearer', source: name })
-      }
-      tried.push(value ? `${name}: set, but not an IAM token (t1.…)` : `${name}: not set`)
+    const federationProblem = sources.federationProblem()
+    if (federationProblem === undefined) {
+      return tokenFromFederation({ ...call, endpoint: federationEndpoint }).then(chosen('federation'))
+    }
+    tried.push(`federation: ${federationProblem}`)
+
+    const fromEnvironment = sources.environmentToken(tried)
+    if (fromEnvironment?.token !== undefined) {
+      debug('getToken: source %s', fromEnvironment.token.source)
+      return Promise.resolve(fromEnvironment.token)
+    }
+    if (fromEnvironment?.oauth !== undefined) {
+      return tokenFromOauth(fromEnvironment.oauth, { ...call, endpoint }).then(chosen('YC_TOKEN'))
     }
 
-    return tokenFromMetadata({ ...call, endpoint: metadataEndpoint }).then(chosen('metadata'), (error) => {
-      if (!['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_NO_SERVICE_ACCOUNT'].includes(error.code)) throw error
-      tried.push(`metadata service: ${error.message}`)
-      throw noCredentials(tried, error)
+    const metadata = () =>
+      tokenFromMetadata({ ...call, endpoint: metadataEndpoint }).then(chosen('metadata'), (error) => {
+        if (!['ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_NO_SERVICE_ACCOUNT'].includes(error.code)) throw error
+        tried.push(`metadata service: ${error.message}`)
+        throw noCredentials(tried, error)
+      })
+    return profileAnswer({ ...call, endpoint }).then((answer) => {
+      const token = sources.profileToken(answer, tried, toIamToken)
+      if (token === undefined) return metadata()
+      debug('getToken: source %s', token.source)
+      return token
     })
   } catch (thrown) {
     return Promise.reject(asCallError(thrown, 'the options'))
@@ -231,7 +263,9 @@ function noCredentials(tried, cause) {
   return codedError(
     'ERR_NO_SERVICE_ACCOUNT',
     `no source of an IAM token applies here. Tried, in order:\n  - ${tried.join('\n  - ')}\n` +
-      `Pass options.context in a Cloud Functions handler, options.key or ${ENV_KEY_FILE} elsewhere, ` +
+      `Pass options.context in a Cloud Functions handler, options.key or ${ENV_KEY_FILE} elsewhere; ` +
+      'in CI or Kubernetes set YC_SERVICE_ACCOUNT_ID with an OIDC token (YC_ID_TOKEN, YC_ID_TOKEN_FILE, ' +
+      'or GitHub Actions with permissions id-token: write); on a laptop run yc init; ' +
       'or run on a VM or function with a service account.',
     { cause },
   )
@@ -243,7 +277,7 @@ function noCredentials(tried, cause) {
  * `getToken(options)`; `force` (the server refused the last token) asks past the cache.
  */
 function tokenProvider(options) {
-  const base = readOptions(options, [...KEY_OPTIONS, 'context', 'key', 'metadataEndpoint'])
+  const base = readOptions(options, GET_TOKEN_OPTIONS)
   return Object.freeze({
     getToken(force = false, signal = undefined) {
       const call = { ...base, cache: force ? false : base.cache, signal: signal ?? base.signal }
@@ -270,6 +304,7 @@ const testing = Object.freeze({
 module.exports.tokenFromKey = tokenFromKey
 module.exports.tokenFromMetadata = tokenFromMetadata
 module.exports.tokenFromContext = tokenFromContext
+module.exports.tokenFromFederation = tokenFromFederation
 module.exports.createJwt = createJwt
 module.exports.getToken = getToken
 module.exports.tokenProvider = tokenProvider

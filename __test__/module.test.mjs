@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const API = ['createJwt', 'getToken', 'tokenFromContext', 'tokenFromKey', 'tokenFromMetadata', 'tokenProvider']
+const API = ['createJwt', 'getToken', 'tokenFromContext', 'tokenFromFederation', 'tokenFromKey', 'tokenFromMetadata', 'tokenProvider']
 
 test('require() from CommonJS', () => {
   const pkg = createRequire(import.meta.url)('..')

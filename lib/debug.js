@@ -33,7 +33,10 @@ function reportOutcome(promise, source, started) {
     (token) => {
       const durationMs = performance.now() - started
       const origin = token.origin ?? 'fetched'
-      debug('%s: token %s in %s ms, expires at %s', source, origin, durationMs.toFixed(1), new Date(token.expiresAtMs).toISOString())
+      // A profile answer holds its token; a token as yc printed it has no known expiry (NaN).
+      const expiresAtMs = (token.token ?? token).expiresAtMs
+      const expires = Number.isFinite(expiresAtMs) ? new Date(expiresAtMs).toISOString() : 'unknown'
+      debug('%s: token %s in %s ms, expires at %s', source, origin, durationMs.toFixed(1), expires)
       if (tokenChannel.hasSubscribers) tokenChannel.publish({ source, origin, durationMs })
     },
     (error) => {
