@@ -64,7 +64,8 @@ test('installed: what it weighs', () => {
   const native = footprint(join(project, 'node_modules', `yc-iam-token-${platform}`))
   const binaryBytes = statSync(join(project, 'node_modules', `yc-iam-token-${platform}`, binary)).size
   console.log(`# installed: yc-iam-token ${main.bytes} B in ${main.files} files; yc-iam-token-${platform} ${native.bytes} B in ${native.files} files; ${binary} ${binaryBytes} B`)
-  assert.ok(main.files + native.files <= 12, `${main.files + native.files} files`)
+  // index.js and lib/ (5 small modules), types, the generated loader, the CLI, README, LICENSE.
+  assert.ok(main.files + native.files <= 16, `${main.files + native.files} files`)
 })
 
 test('installed: require() from CommonJS gets a token from the emulator', async () => {
@@ -123,10 +124,23 @@ test('without the platform package: an error that names the platform, the packag
   cpSync(platformPkg, aside, { recursive: true })
   rmSync(platformPkg, { recursive: true })
   try {
-    writeFileSync(join(project, 'load.cjs'), `try { require('yc-iam-token') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }`)
+    // require() loads no native code, so it works; the first call that needs the binary says
+    // what is missing (tokenFromKey as a rejection, createJwt as a throw), and the context works.
+    writeFileSync(
+      join(project, 'load.cjs'),
+      `const pkg = require('yc-iam-token')
+       pkg.tokenFromContext({ token: { access_token: 't1.abc', expires_in: 60 } }).then(async (t) => {
+         const rejected = await pkg.tokenFromKey('./key.json').catch((e) => e)
+         let thrown
+         try { pkg.createJwt('./key.json') } catch (e) { thrown = e }
+         console.log(JSON.stringify({ context: t.accessToken, code: rejected.code, thrownCode: thrown?.code, message: rejected.message }))
+       })`,
+    )
     const { stdout } = await run('load.cjs')
-    const { code, message } = JSON.parse(stdout)
+    const { context, code, thrownCode, message } = JSON.parse(stdout)
+    assert.equal(context, 't1.abc')
     assert.equal(code, 'ERR_NATIVE_BINDING_NOT_FOUND')
+    assert.equal(thrownCode, 'ERR_NATIVE_BINDING_NOT_FOUND')
     assert.ok(message.includes(platform), message)
     assert.ok(message.includes(`yc-iam-token-${platform}`), message)
     assert.match(message, /npm (install|i)/)

@@ -175,6 +175,7 @@ pub struct Limits {
     pub max_path_chars: u32,
     pub max_token_chars: u32,
     pub max_token_lifetime_sec: f64,
+    pub max_cache_entries: u32,
     /// The environment variables the native side reads, for `index.js` to hand over.
     pub env_names: Vec<String>,
 }
@@ -188,6 +189,7 @@ pub fn limits() -> Limits {
         max_path_chars: limits::MAX_PATH_CHARS as u32,
         max_token_chars: limits::MAX_TOKEN_CHARS as u32,
         max_token_lifetime_sec: limits::MAX_TOKEN_LIFETIME.as_secs_f64(),
+        max_cache_entries: limits::MAX_CACHE_ENTRIES as u32,
         env_names: core_env::NAMES.iter().map(|n| n.to_string()).collect(),
     }
 }

@@ -2,7 +2,9 @@
 //! applies the documented defaults and environment variables, checks every value, and
 //! answers a token. The napi layer only turns JS values into these structs.
 
-use crate::cache::{self, CacheKey, Cached};
+use std::future::Future;
+
+use crate::cache::{self, CacheKey, Cached, CallStart};
 use crate::env::{self, Env};
 use crate::error::{Error, Result};
 use crate::http::{self, CallOptions};
@@ -66,7 +68,17 @@ pub struct JwtOptions {
 
 /// An IAM token for an authorized key: signed JWT, exchanged at IAM, cached per
 /// (endpoint, key content).
-pub async fn token_from_key(key: KeyInput, options: KeyOptions) -> Result<Cached> {
+/// The call starts when this is called, not when it is first polled (the cache's single
+/// flight counts from then).
+pub fn token_from_key(
+    key: KeyInput,
+    options: KeyOptions,
+) -> impl Future<Output = Result<Cached>> + Send {
+    let started = CallStart::now();
+    key_exchange(key, options, started)
+}
+
+async fn key_exchange(key: KeyInput, options: KeyOptions, started: CallStart) -> Result<Cached> {
     let endpoint = options
         .endpoint
         .unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
@@ -92,12 +104,27 @@ pub async fn token_from_key(key: KeyInput, options: KeyOptions) -> Result<Cached
         identity: key.identity,
     };
     let fetch = move || async move { iam::exchange(&key, &exchange).await };
-    cache::global().get(cache_key, fetch, call.timeout).await
+    cache::global()
+        .get(cache_key, fetch, started, call.timeout)
+        .await
 }
 
 /// The token of the VM's or function's service account from the metadata service.
-pub async fn token_from_metadata(options: MetadataOptions, env: &Env) -> Result<Cached> {
-    let endpoint = metadata::resolve_endpoint(options.endpoint, env.get(env::METADATA_ADDR))?;
+pub fn token_from_metadata(
+    options: MetadataOptions,
+    env: &Env,
+) -> impl Future<Output = Result<Cached>> + Send {
+    let started = CallStart::now();
+    let endpoint =
+        metadata::resolve_endpoint(options.endpoint.clone(), env.get(env::METADATA_ADDR));
+    async move { metadata_fetch(endpoint?, options, started).await }
+}
+
+async fn metadata_fetch(
+    endpoint: String,
+    options: MetadataOptions,
+    started: CallStart,
+) -> Result<Cached> {
     let (call, use_cache) = options
         .call
         .resolve(metadata::DEFAULT_TIMEOUT_MS, metadata::DEFAULT_RETRIES)?;
@@ -108,7 +135,9 @@ pub async fn token_from_metadata(options: MetadataOptions, env: &Env) -> Result<
         endpoint: endpoint.clone(),
     };
     let fetch = move || async move { metadata::fetch(&endpoint, call).await };
-    cache::global().get(cache_key, fetch, call.timeout).await
+    cache::global()
+        .get(cache_key, fetch, started, call.timeout)
+        .await
 }
 
 /// The token Cloud Functions passes a handler in `context.token`.

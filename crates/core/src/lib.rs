@@ -45,6 +45,7 @@ pub mod iam;
 mod jwt;
 pub mod key;
 pub mod limits;
+mod lru;
 pub mod metadata;
 pub mod redact;
 mod tls;
