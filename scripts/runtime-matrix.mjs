@@ -3,7 +3,7 @@
 // machine's platform package), loaded by require() and by import in every runtime we claim,
 // each getting a token by every source from the local emulator on 127.0.0.1.
 //
-//   node scripts/runtime-matrix.mjs [--only node16,bun,...] [--refresh] [--timeout-ms 60000] [--json] [--keep]
+//   node scripts/runtime-matrix.mjs [--only node16,bun,...] [--refresh] [--timeout-ms 60000] [--json] [--keep] [--install-only]
 //
 // Runtimes come from the npm registry as packages that carry the real binary in their tarball
 // (no install script, nothing downloaded from elsewhere): node-linux-<arch> for Node.js,
@@ -43,6 +43,8 @@ const value = (name, fallback) => {
 const refresh = flag('--refresh')
 const asJson = flag('--json')
 const keep = flag('--keep')
+// Only fetch the runtimes into the cache (then the matrix itself can run with no network).
+const installOnly = flag('--install-only')
 const childTimeoutMs = Number(value('--timeout-ms', '60000'))
 const only = value('--only', process.env.RUNTIME_MATRIX_ONLY ?? '')
   .split(',')
@@ -315,6 +317,10 @@ function judge(result, ctx) {
 
 // ---- the run ----
 async function main() {
+  if (installOnly) {
+    for (const rt of RUNTIMES) console.log(`runtime-matrix: ${rt.id} at ${await ensureRuntime(rt)}`)
+    return 0
+  }
   const work = mkdtempSync(join(tmpdir(), 'yc-iam-token-matrix-'))
   const rows = []
   const problems = []
