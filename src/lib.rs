@@ -290,6 +290,16 @@ const KEY_FIELDS: Fields = &[
     Field("private_key", &[]),
     Field("privateKey", &[]),
     Field("key", &[Field("id", &[]), Field("serviceAccountId", &[])]),
+    // Only to name what was passed by mistake (a context, a package.json, a public key).
+    Field("token", &[]),
+    Field("requestId", &[]),
+    Field("access_token", &[]),
+    Field("dependencies", &[]),
+    Field("devDependencies", &[]),
+    Field("name", &[]),
+    Field("version", &[]),
+    Field("public_key", &[]),
+    Field("publicKey", &[]),
 ];
 const KEY_OPTIONS: Fields = &[
     Field("timeoutMs", &[]),

@@ -125,6 +125,31 @@ fn from_json_text(text: &str, source: &str) -> Result<AuthorizedKey> {
     from_value(&Value::from_json(json), source)
 }
 
+/// What an object without a private key that users pass by mistake looks like, with the fix.
+fn mistaken_for_a_key(value: &Value) -> Option<&'static str> {
+    let has = |name: &str| value.get(name).is_present();
+    if has("private_key") || has("privateKey") {
+        return None;
+    }
+    if has("token") || has("requestId") {
+        return Some("a Cloud Functions context: pass it to tokenFromContext(context), or getToken({ context })");
+    }
+    if has("access_token") {
+        return Some(
+            "a function context's token: pass the whole context to tokenFromContext(context)",
+        );
+    }
+    if has("dependencies") || has("devDependencies") || (has("name") && has("version")) {
+        return Some(
+            "a package.json, not the key file `yc iam key create --output key.json` writes",
+        );
+    }
+    if has("public_key") || has("publicKey") {
+        return Some("the public half only: the private key is in the file `yc iam key create --output key.json` wrote, once");
+    }
+    None
+}
+
 /// The three documented shapes of a key object.
 #[derive(Clone, Copy)]
 enum Form {
@@ -171,6 +196,11 @@ fn from_value(value: &Value, source: &str) -> Result<AuthorizedKey> {
         return Err(Error::invalid_key(format!(
             "{source} must be a JSON object (got {})",
             value.type_name()
+        )));
+    }
+    if let Some(what) = mistaken_for_a_key(value) {
+        return Err(Error::invalid_key(format!(
+            "{source} is not an authorized key: it looks like {what}"
         )));
     }
     let form = Form::of(value);
@@ -435,6 +465,30 @@ mod tests {
             "same id, another private key: another identity"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn what_users_pass_by_mistake_is_named() {
+        for (json, says) in [
+            (
+                r#"{"token":{"access_token":"t1.x","expires_in":1}}"#,
+                "tokenFromContext",
+            ),
+            (r#"{"access_token":"t1.x","expires_in":1}"#, "whole context"),
+            (
+                r#"{"name":"app","version":"1.0.0","dependencies":{}}"#,
+                "package.json",
+            ),
+            (
+                r#"{"id":"aje","service_account_id":"aje","public_key":"-----BEGIN PUBLIC KEY-----"}"#,
+                "public half",
+            ),
+        ] {
+            let e = load(KeyInput::Text(json.into())).unwrap_err();
+            assert_eq!(e.code, crate::ErrorCode::InvalidKey);
+            assert!(e.message.contains(says), "{json}: {}", e.message);
+            assert!(!e.message.contains("t1.x"));
+        }
     }
 
     #[test]
