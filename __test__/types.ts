@@ -6,6 +6,8 @@ import {
   tokenFromContext,
   tokenFromKey,
   tokenFromMetadata,
+  tokenProvider,
+  type TokenProvider,
   type AuthorizedKeyFile,
   type IamToken,
   type IamTokenError,
@@ -77,4 +79,12 @@ export async function anywhere(context?: CloudFunctionsContext): Promise<string>
     return `${from}: expiry unknown`
   }
   return `${token.source} until ${token.expiresAt.toISOString()}`
+}
+
+export async function provider(): Promise<string> {
+  const p: TokenProvider = tokenProvider({ timeoutMs: 1000 })
+  const token: string = await p.getToken(true, AbortSignal.timeout(1000))
+  // @ts-expect-error: force is a boolean
+  void p.getToken('yes')
+  return token
 }
