@@ -1,21 +1,16 @@
 // The real install path: pack the main package and this machine's platform package, install
 // both tarballs offline into a fresh project, and use the package there as users do.
 import assert from 'node:assert/strict'
-import { execFile as execFileCb, execFileSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { execFile as execFileCb } from 'node:child_process'
+import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
+import { binary, packAndInstall, platform, root } from '../scripts/packed.mjs'
 import { registeredKey, suiteEmulator, suiteTempDir } from './support.mjs'
 
 const execFile = promisify(execFileCb)
-const root = fileURLToPath(new URL('..', import.meta.url))
-const abi = process.platform === 'linux' ? (process.report.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : ''
-const platform = `${process.platform}-${process.arch}${abi}`
-const binary = `yc-iam-token.${platform}.node`
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const work = suiteTempDir('yc-iam-token-pack-')
 const emu = await suiteEmulator()
 const { key } = registeredKey(emu)
@@ -35,24 +30,9 @@ function footprint(dir) {
 }
 
 before(() => {
-  const quiet = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }
-  // The platform package, as `napi create-npm-dirs` lays it out, with the binary built here.
-  execFileSync(join(root, 'node_modules', '.bin', 'napi'), ['create-npm-dirs'], { cwd: root, ...quiet })
-  const platformDir = join(work, platform)
-  cpSync(join(root, 'npm', platform), platformDir, { recursive: true })
-  copyFileSync(join(root, binary), join(platformDir, binary))
-  const [platformTgz] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: platformDir, ...quiet }))
-  const [mainTgz] = JSON.parse(execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root, ...quiet }))
+  let mainTgz
+  ;({ project, mainTgz } = packAndInstall(work))
   assert.ok(!mainTgz.files.some((f) => f.path.endsWith('.node')), 'the main package carries no binary')
-
-  project = join(work, 'app')
-  mkdirSync(project)
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
-  execFileSync(
-    npm,
-    ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, mainTgz.filename), join(work, platformTgz.filename)],
-    { cwd: project, ...quiet },
-  )
   writeFileSync(join(project, 'key.json'), JSON.stringify(key))
 })
 

@@ -14,15 +14,16 @@
 //
 // Build the addon first (npm run build, or npm run build:dist). Exits 1 when any runtime fails
 // any check; prints one table row per runtime, then what failed and why.
-import { execFile as execFileCb, execFileSync } from 'node:child_process'
+import { execFile as execFileCb } from 'node:child_process'
 import crypto from 'node:crypto'
-import { cpSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
 import { startEmulator } from '../__test__/emulator.mjs'
+import { packAndInstall, platform } from './packed.mjs'
 import { generateAuthorizedKey, stripPleaseLine } from '../__test__/keys.mjs'
 
 const execFile = promisify(execFileCb)
@@ -56,8 +57,7 @@ if (argv.length > 0) {
 }
 
 // ---- the runtimes ----
-const abi = process.platform === 'linux' ? (process.report.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : ''
-const platform = `${process.platform}-${process.arch}${abi}`
+const abi = platform.endsWith('-gnu') ? '-gnu' : platform.endsWith('-musl') ? '-musl' : ''
 const linuxGnu = process.platform === 'linux' && abi === '-gnu' && ['x64', 'arm64'].includes(process.arch)
 const hasAvx2 = () => {
   try {
@@ -145,30 +145,6 @@ async function versionOf(rt, bin) {
   if (rt.host) return process.version.slice(1)
   const { stdout } = await execFile(bin, rt.versionArgs, { timeout: 30_000, env: childEnv({}) })
   return stdout.trim().split('\n')[0].replace(/^v/, '').replace(/^deno /, '').replace(/ \(.*$/, '')
-}
-
-// ---- the package, packed and installed as users get it ----
-function packAndInstall(work) {
-  const binary = `yc-iam-token.${platform}.node`
-  if (!existsSync(join(root, binary))) {
-    throw new Error(`no ${binary} in ${root}: build first (npm run build, or npm run build:dist)`)
-  }
-  const quiet = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }
-  execFileSync(join(root, 'node_modules', '.bin', 'napi'), ['create-npm-dirs'], { cwd: root, ...quiet })
-  const platformDir = join(work, platform)
-  cpSync(join(root, 'npm', platform), platformDir, { recursive: true })
-  copyFileSync(join(root, binary), join(platformDir, binary))
-  const [platformTgz] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: platformDir, ...quiet }))
-  const [mainTgz] = JSON.parse(execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root, ...quiet }))
-  const project = join(work, 'app')
-  mkdirSync(project)
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
-  execFileSync(
-    npm,
-    ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, mainTgz.filename), join(work, platformTgz.filename)],
-    { cwd: project, ...quiet },
-  )
-  return { project, mainTgz, platformTgz }
 }
 
 // ---- the probe: the same checks, once through require() and once through import ----
