@@ -39,6 +39,7 @@ export interface Limits {
   maxPathChars: number
   maxTokenChars: number
   maxTokenLifetimeSec: number
+  maxCacheEntries: number
   /** The environment variables the native side reads, for `index.js` to hand over. */
   envNames: Array<string>
 }

@@ -173,3 +173,29 @@ export type SourcedToken =
  *  federated user `yc iam create-token` when `yc` is on PATH); the metadata service. When none
  *  applies it rejects with `ERR_NO_SERVICE_ACCOUNT`, listing each source and why it did not. */
 export function getToken(options?: GetTokenOptions): Promise<SourcedToken>
+
+/** What SDKs that ask for a token on every call take (@ydbjs's CredentialsProvider.getToken,
+ *  the Yandex Cloud SDK's TokenService shape). */
+export interface TokenProvider {
+  /** The access token of `getToken(options)`; `force` (the server refused the last token) asks
+   *  past the cache; `signal` aborts the call. */
+  getToken(force?: boolean, signal?: AbortSignal): Promise<string>
+}
+/** A token provider over `getToken(options)`. */
+export function tokenProvider(options?: GetTokenOptions): TokenProvider
+
+/** diagnostics_channel `yc-iam-token:token`: a native call answered a token. */
+export interface TokenEvent {
+  source: string
+  /** 'fetched' (by this call or the refresh it waited for), 'cache', 'stale' (old, while a
+   *  refresh runs) or 'fallback' (the old token while the token service is down). */
+  origin: 'fetched' | 'cache' | 'stale' | 'fallback'
+  durationMs: number
+}
+/** diagnostics_channel `yc-iam-token:error`: a native call failed. */
+export interface ErrorEvent {
+  source: string
+  code: string
+  status?: number
+  durationMs: number
+}

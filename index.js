@@ -22,8 +22,12 @@ const METADATA_OPTIONS = [...CALL_OPTIONS, 'endpoint']
 const FEDERATION_OPTIONS = [...CALL_OPTIONS, 'endpoint', 'serviceAccountId', 'subjectToken', 'subjectTokenFile', 'audience']
 const GET_TOKEN_OPTIONS = [...KEY_OPTIONS, 'context', 'key', 'metadataEndpoint', 'federationEndpoint']
 const JWT_OPTIONS = ['audience', 'lifetimeSec']
-/** The fields of a key object the core reads (crates/core/src/key.rs). */
-const KEY_FIELDS = ['id', 'keyId', 'accessKeyId', 'service_account_id', 'serviceAccountId', 'private_key', 'privateKey']
+/** The fields of a key object the core reads (crates/core/src/key.rs; the last ones only to
+ *  name what was passed by mistake: a context, a package.json, a public key). */
+const KEY_FIELDS = [
+  ...['id', 'keyId', 'accessKeyId', 'service_account_id', 'serviceAccountId', 'private_key', 'privateKey'],
+  ...['token', 'requestId', 'access_token', 'dependencies', 'devDependencies', 'name', 'version', 'public_key', 'publicKey'],
+]
 
 const typeName = (value) => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value)
 
@@ -201,7 +205,10 @@ const withSource = (source) => (token) => ({ ...token, source })
 
 function getToken(options) {
   try {
-    const plain = readOptions(options, GET_TOKEN_OPTIONS)
+    const plain = readOptions(options, [...GET_TOKEN_OPTIONS, 'token'])
+    if (plain.token !== undefined && plain.context === undefined) {
+      throw codedError('ERR_INVALID_ARG', 'getToken was given a function context as its options: pass getToken({ context })')
+    }
     const { context, key, endpoint, audience, metadataEndpoint, federationEndpoint, timeoutMs, retries, cache, signal } = plain
     const call = { timeoutMs, retries, cache, signal }
     const keyOptions = { ...call, endpoint, audience }

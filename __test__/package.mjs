@@ -1,6 +1,7 @@
 // The package as the suites use it: the same exports, plus a record of every error they
 // provoke (message, code, stack, util.inspect). run.mjs hands the record to secrets.scan.mjs,
 // which fails the run if any error carries a private key, a JWT or a token.
+import diagnostics from 'node:diagnostics_channel'
 import { appendFileSync, mkdtempSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -29,6 +30,15 @@ function record(fn, error) {
     inspect: inspect(error, { depth: 4 }),
   }
   appendFileSync(log, JSON.stringify(entry) + '\n')
+}
+
+// The debug events go through the scan too: none may carry a secret.
+if (log) {
+  for (const channel of ['yc-iam-token:token', 'yc-iam-token:error']) {
+    diagnostics.subscribe(channel, (event) => {
+      appendFileSync(log, JSON.stringify({ fn: channel, code: 'DEBUG_EVENT', message: JSON.stringify(event), stack: '', inspect: inspect(event) }) + '\n')
+    })
+  }
 }
 
 function wrap(name) {

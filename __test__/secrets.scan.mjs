@@ -1,6 +1,7 @@
 // Run by run.mjs after the suites: no error that any suite provoked, in its message, code,
 // stack or util.inspect, contains a private key, a JWT (a subject token too), an IAM token,
-// an OAuth token or GitHub's request token.
+// an OAuth token or GitHub's request token; nor does any diagnostics_channel event the package
+// published while they ran.
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
@@ -27,6 +28,7 @@ test('no provoked error carries a private key, a JWT or a token', () => {
   for (const code of ['ERR_INVALID_ARG', 'ERR_INVALID_KEY', 'ERR_NO_SERVICE_ACCOUNT', 'ERR_IAM_REJECTED', 'ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ABORT_ERR', 'ERR_INVALID_RESPONSE']) {
     assert.ok(codes.has(code), `no ${code} error was recorded`)
   }
+  assert.ok(entries.some((e) => e.code === 'DEBUG_EVENT'), 'no diagnostics_channel event was recorded')
   const leaks = []
   for (const entry of entries) {
     for (const field of ['message', 'code', 'stack', 'inspect']) {

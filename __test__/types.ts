@@ -7,6 +7,8 @@ import {
   tokenFromFederation,
   tokenFromKey,
   tokenFromMetadata,
+  tokenProvider,
+  type TokenProvider,
   type AuthorizedKeyFile,
   type IamToken,
   type IamTokenError,
@@ -79,6 +81,14 @@ export async function anywhere(context?: CloudFunctionsContext): Promise<string>
     return `${from}: expiry unknown`
   }
   return `${token.source} until ${token.expiresAt.toISOString()}`
+}
+
+export async function provider(): Promise<string> {
+  const p: TokenProvider = tokenProvider({ timeoutMs: 1000 })
+  const token: string = await p.getToken(true, AbortSignal.timeout(1000))
+  // @ts-expect-error: force is a boolean
+  void p.getToken('yes')
+  return token
 }
 
 // Keyless CI: GitHub Actions (nothing to pass), a Kubernetes projected token, GitLab's id_tokens.

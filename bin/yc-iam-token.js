@@ -77,7 +77,10 @@ async function main() {
   }
 
   const options = { cache: false }
-  if (args.timeout !== undefined) options.timeoutMs = Number(args.timeout)
+  if (args.timeout !== undefined) {
+    options.timeoutMs = Number(args.timeout)
+    if (!(options.timeoutMs > 0)) return fail(2, 'ERR_INVALID_ARG', `--timeout must be a positive number of milliseconds (got ${JSON.stringify(args.timeout.slice(0, 20))})`)
+  }
   let token
   try {
     if (args.key !== undefined) {

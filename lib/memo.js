@@ -13,7 +13,6 @@
 // Paths are keyed by the path (the file is read again by the native side at each refresh).
 // Every map is bounded; the least recently used entries go first.
 
-const MAX_ENTRIES = 256
 const SAMPLE_CHARS = 64
 
 let clockOffsetMs = 0
@@ -38,10 +37,14 @@ function lruGet(map, key) {
   return value
 }
 
+/** Each map holds at most as many entries as the native cache (limits().maxCacheEntries). */
+let maxEntries = 1024
+const setMaxEntries = (max) => (maxEntries = max)
+
 function lruSet(map, key, value) {
   map.delete(key)
   map.set(key, value)
-  if (map.size > MAX_ENTRIES) map.delete(map.keys().next().value)
+  if (map.size > maxEntries) map.delete(map.keys().next().value)
 }
 
 function sampleOf(text) {
@@ -181,4 +184,4 @@ const metadataRecord = () => metadata
 /** Sizes of the maps, for the test that they stay bounded. */
 const sizes = () => ({ identities: identities.size, texts: texts.size, paths: paths.size })
 
-module.exports = { recordOfKey, metadataRecord, freshAnswer, share, advanceClock, clear, sizes, MAX_ENTRIES }
+module.exports = { recordOfKey, metadataRecord, freshAnswer, share, advanceClock, clear, sizes, setMaxEntries }

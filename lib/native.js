@@ -26,7 +26,11 @@ function native() {
 
 /** The bounds the native side enforces (crates/core/src/limits.rs: their one home). */
 function limits() {
-  return (bounds ??= native().limits())
+  if (bounds === undefined) {
+    bounds = native().limits()
+    require('./memo.js').setMaxEntries(bounds.maxCacheEntries)
+  }
+  return bounds
 }
 
 /** Whether the addon is loaded (for the test that `require` maps no `.node` file). */

@@ -321,6 +321,7 @@ pub struct Limits {
     pub max_path_chars: u32,
     pub max_token_chars: u32,
     pub max_token_lifetime_sec: f64,
+    pub max_cache_entries: u32,
     /// The environment variables the native side reads, for `index.js` to hand over.
     pub env_names: Vec<String>,
 }
@@ -334,6 +335,7 @@ pub fn limits() -> Limits {
         max_path_chars: limits::MAX_PATH_CHARS as u32,
         max_token_chars: limits::MAX_TOKEN_CHARS as u32,
         max_token_lifetime_sec: limits::MAX_TOKEN_LIFETIME.as_secs_f64(),
+        max_cache_entries: limits::MAX_CACHE_ENTRIES as u32,
         env_names: core_env::NAMES.iter().map(|n| n.to_string()).collect(),
     }
 }
@@ -448,6 +450,16 @@ const KEY_FIELDS: Fields = &[
     Field("private_key", &[]),
     Field("privateKey", &[]),
     Field("key", &[Field("id", &[]), Field("serviceAccountId", &[])]),
+    // Only to name what was passed by mistake (a context, a package.json, a public key).
+    Field("token", &[]),
+    Field("requestId", &[]),
+    Field("access_token", &[]),
+    Field("dependencies", &[]),
+    Field("devDependencies", &[]),
+    Field("name", &[]),
+    Field("version", &[]),
+    Field("public_key", &[]),
+    Field("publicKey", &[]),
 ];
 const KEY_OPTIONS: Fields = &[
     Field("timeoutMs", &[]),

@@ -2,9 +2,11 @@
 //! applies the documented defaults and environment variables, checks every value, and
 //! answers a token. The napi layer only turns JS values into these structs.
 
+use std::future::Future;
+
 use zeroize::Zeroizing;
 
-use crate::cache::{self, CacheKey, Cached};
+use crate::cache::{self, CacheKey, Cached, CallStart};
 use crate::env::{self, Env};
 use crate::error::{Error, Result};
 use crate::federation::{self, Subject};
@@ -73,8 +75,21 @@ pub struct JwtOptions {
 
 /// An IAM token for an authorized key: signed JWT, exchanged at IAM, cached per
 /// (endpoint, key content).
-pub async fn token_from_key(key: KeyInput, options: KeyOptions) -> Result<Cached> {
-    let endpoint = iam_endpoint(options.endpoint)?;
+/// The call starts when this is called, not when it is first polled (the cache's single
+/// flight counts from then).
+pub fn token_from_key(
+    key: KeyInput,
+    options: KeyOptions,
+) -> impl Future<Output = Result<Cached>> + Send {
+    let started = CallStart::now();
+    key_exchange(key, options, started)
+}
+
+async fn key_exchange(key: KeyInput, options: KeyOptions, started: CallStart) -> Result<Cached> {
+    let endpoint = options
+        .endpoint
+        .unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
+    http::check_endpoint("endpoint", &endpoint)?;
     let audience = match options.audience {
         Some(audience) => check_audience(audience)?,
         None => endpoint.clone(),
@@ -83,21 +98,17 @@ pub async fn token_from_key(key: KeyInput, options: KeyOptions) -> Result<Cached
         .call
         .resolve(iam::DEFAULT_TIMEOUT_MS, iam::DEFAULT_RETRIES)?;
     let key = key::load(key)?;
-    key_exchange(key, endpoint, audience, call, use_cache).await
+    exchange_key(key, endpoint, audience, call, use_cache, started).await
 }
 
-fn iam_endpoint(option: Option<String>) -> Result<String> {
-    let endpoint = option.unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
-    http::check_endpoint("endpoint", &endpoint)?;
-    Ok(endpoint)
-}
-
-async fn key_exchange(
+/// A loaded key's exchange, through the cache unless `use_cache` is off.
+async fn exchange_key(
     key: AuthorizedKey,
     endpoint: String,
     audience: String,
     call: CallOptions,
     use_cache: bool,
+    started: CallStart,
 ) -> Result<Cached> {
     let exchange = Exchange {
         endpoint,
@@ -112,12 +123,33 @@ async fn key_exchange(
         identity: key.identity,
     };
     let fetch = move || async move { iam::exchange(&key, &exchange).await };
-    cache::global().get(cache_key, fetch, call.timeout).await
+    cache::global()
+        .get(cache_key, fetch, started, call.timeout)
+        .await
+}
+
+fn iam_endpoint(option: Option<String>) -> Result<String> {
+    let endpoint = option.unwrap_or_else(|| iam::DEFAULT_ENDPOINT.into());
+    http::check_endpoint("endpoint", &endpoint)?;
+    Ok(endpoint)
 }
 
 /// The token of the VM's or function's service account from the metadata service.
-pub async fn token_from_metadata(options: MetadataOptions, env: &Env) -> Result<Cached> {
-    let endpoint = metadata::resolve_endpoint(options.endpoint, env.get(env::METADATA_ADDR))?;
+pub fn token_from_metadata(
+    options: MetadataOptions,
+    env: &Env,
+) -> impl Future<Output = Result<Cached>> + Send {
+    let started = CallStart::now();
+    let endpoint =
+        metadata::resolve_endpoint(options.endpoint.clone(), env.get(env::METADATA_ADDR));
+    async move { metadata_fetch(endpoint?, options, started).await }
+}
+
+async fn metadata_fetch(
+    endpoint: String,
+    options: MetadataOptions,
+    started: CallStart,
+) -> Result<Cached> {
     let (call, use_cache) = options
         .call
         .resolve(metadata::DEFAULT_TIMEOUT_MS, metadata::DEFAULT_RETRIES)?;
@@ -128,7 +160,9 @@ pub async fn token_from_metadata(options: MetadataOptions, env: &Env) -> Result<
         endpoint: endpoint.clone(),
     };
     let fetch = move || async move { metadata::fetch(&endpoint, call).await };
-    cache::global().get(cache_key, fetch, call.timeout).await
+    cache::global()
+        .get(cache_key, fetch, started, call.timeout)
+        .await
 }
 
 /// The token Cloud Functions passes a handler in `context.token`.
@@ -197,22 +231,33 @@ pub fn federation_applies(env: &Env) -> std::result::Result<(), String> {
 }
 
 /// A service account's IAM token for the workload's OIDC token (workload identity federation),
-/// cached per (endpoint, service account, subject source).
-pub async fn token_from_federation(options: FederationOptions, env: &Env) -> Result<Cached> {
-    let (call, use_cache) = options
+/// cached per (endpoint, service account, subject source). The call starts when this is called.
+pub fn token_from_federation(
+    options: FederationOptions,
+    env: &Env,
+) -> impl Future<Output = Result<Cached>> + Send {
+    let started = CallStart::now();
+    let prepared = options
         .call
-        .resolve(federation::DEFAULT_TIMEOUT_MS, federation::DEFAULT_RETRIES)?;
-    let request = federation_request(options, env, call)?;
-    if !use_cache {
-        return federation::exchange(&request).await.map(Cached::once);
+        .resolve(federation::DEFAULT_TIMEOUT_MS, federation::DEFAULT_RETRIES)
+        .and_then(|(call, use_cache)| {
+            Ok((federation_request(options, env, call)?, call, use_cache))
+        });
+    async move {
+        let (request, call, use_cache) = prepared?;
+        if !use_cache {
+            return federation::exchange(&request).await.map(Cached::once);
+        }
+        let cache_key = CacheKey::Federation {
+            endpoint: request.endpoint.clone(),
+            service_account_id: request.service_account_id.clone(),
+            subject: request.subject.identity(),
+        };
+        let fetch = move || async move { federation::exchange(&request).await };
+        cache::global()
+            .get(cache_key, fetch, started, call.timeout)
+            .await
     }
-    let cache_key = CacheKey::Federation {
-        endpoint: request.endpoint.clone(),
-        service_account_id: request.service_account_id.clone(),
-        subject: request.subject.identity(),
-    };
-    let fetch = move || async move { federation::exchange(&request).await };
-    cache::global().get(cache_key, fetch, call.timeout).await
 }
 
 fn federation_request(
@@ -344,14 +389,20 @@ pub struct OAuthOptions {
 }
 
 /// A user's OAuth token (`y0_…`, `AQAAAA…`) exchanged at IAM, cached per (endpoint, the
-/// token's SHA-256).
-pub async fn token_from_oauth(token: Zeroizing<String>, options: OAuthOptions) -> Result<Cached> {
-    let endpoint = iam_endpoint(options.endpoint)?;
-    let (call, use_cache) = options
-        .call
-        .resolve(iam::DEFAULT_TIMEOUT_MS, iam::DEFAULT_RETRIES)?;
-    let token = Zeroizing::new(oauth::check(&token, "the OAuth token")?);
-    oauth_exchange(token, endpoint, call, use_cache).await
+/// token's SHA-256). The call starts when this is called.
+pub fn token_from_oauth(
+    token: Zeroizing<String>,
+    options: OAuthOptions,
+) -> impl Future<Output = Result<Cached>> + Send {
+    let started = CallStart::now();
+    async move {
+        let endpoint = iam_endpoint(options.endpoint)?;
+        let (call, use_cache) = options
+            .call
+            .resolve(iam::DEFAULT_TIMEOUT_MS, iam::DEFAULT_RETRIES)?;
+        let token = Zeroizing::new(oauth::check(&token, "the OAuth token")?);
+        oauth_exchange(token, endpoint, call, use_cache, started).await
+    }
 }
 
 async fn oauth_exchange(
@@ -359,6 +410,7 @@ async fn oauth_exchange(
     endpoint: String,
     call: CallOptions,
     use_cache: bool,
+    started: CallStart,
 ) -> Result<Cached> {
     if !use_cache {
         return oauth::exchange(&token, &endpoint, call)
@@ -370,7 +422,9 @@ async fn oauth_exchange(
         token_hash: federation::sha256(&[token.as_bytes()]),
     };
     let fetch = move || async move { oauth::exchange(&token, &endpoint, call).await };
-    cache::global().get(cache_key, fetch, call.timeout).await
+    cache::global()
+        .get(cache_key, fetch, started, call.timeout)
+        .await
 }
 
 /// Options of [`token_from_profile`].
@@ -427,7 +481,20 @@ pub enum ProfileOutcome {
 /// The token of the `yc` CLI's profile (YC_PROFILE's, else the config's `current`), for
 /// getToken. The whole of it, the config read and a `yc` run included, is inside the call's
 /// deadline.
-pub async fn token_from_profile(options: ProfileOptions, env: &Env) -> Result<ProfileOutcome> {
+pub fn token_from_profile(
+    options: ProfileOptions,
+    env: &Env,
+) -> impl Future<Output = Result<ProfileOutcome>> + Send {
+    let started = CallStart::now();
+    let env = env.clone();
+    async move { profile_token(options, &env, started).await }
+}
+
+async fn profile_token(
+    options: ProfileOptions,
+    env: &Env,
+    started: CallStart,
+) -> Result<ProfileOutcome> {
     let endpoint = iam_endpoint(options.endpoint)?;
     let (call, use_cache) = options
         .call
@@ -472,11 +539,11 @@ pub async fn token_from_profile(options: ProfileOptions, env: &Env) -> Result<Pr
                 e
             })?;
             let audience = endpoint.clone();
-            let cached = key_exchange(key, endpoint, audience, call, use_cache).await?;
+            let cached = exchange_key(key, endpoint, audience, call, use_cache, started).await?;
             (ProfileToken::Exchanged(cached), ProfileKind::Key)
         }
         Credentials::OAuth(token) => {
-            let cached = oauth_exchange(token, endpoint, call, use_cache).await?;
+            let cached = oauth_exchange(token, endpoint, call, use_cache, started).await?;
             (ProfileToken::Exchanged(cached), ProfileKind::OAuth)
         }
         Credentials::IamToken(token) => {

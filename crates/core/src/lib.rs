@@ -47,6 +47,7 @@ pub mod iam;
 mod jwt;
 pub mod key;
 pub mod limits;
+mod lru;
 pub mod metadata;
 pub mod oauth;
 pub mod profile;

@@ -22,3 +22,8 @@ pub const MAX_PATH_CHARS: usize = 4096;
 /// Longest token (IAM, OAuth, subject) the package accepts (IAM tokens are ~300 characters,
 /// OIDC JWTs a few KB).
 pub const MAX_TOKEN_CHARS: usize = 16 * 1024;
+/// Token cache entries kept (one per key or source and endpoint); the least recently used go
+/// first, and entries whose tokens have expired go before them.
+pub const MAX_CACHE_ENTRIES: usize = 1024;
+/// Parsed RSA keys kept for signing (parsing one costs ~1 ms).
+pub const MAX_PARSED_KEYS: usize = 256;
