@@ -26,6 +26,8 @@ export declare function createJwt(key: unknown, options?: unknown | undefined | 
 /**
  * Why federation is not getToken's source here (null when it is): the core's rule over
  * YC_SERVICE_ACCOUNT_ID, YC_ID_TOKEN, YC_ID_TOKEN_FILE and GitHub Actions' variables.
+ * index.js decides it in JS (lib/sources.js, so that getToken needs no binary to get as far
+ * as YC_IAM_TOKEN); this is the reference a test holds that copy to.
  */
 export declare function federationApplies(processEnv?: unknown | undefined | null): string | null
 

@@ -8,7 +8,7 @@ import { beforeEach, test } from 'node:test'
 
 import { getToken } from './package.mjs'
 import {
-  assertHides, closedPort, fakeYc, lastRequest, registeredKey, rejection, rejectsWith, sleep, suiteEmulator,
+  assertHides, closedPort, fakeYc, lastRequest, registeredKey, rejection, rejectsWith, runNode, sleep, suiteEmulator,
   suiteTempDir, until, writeYcConfig,
 } from './support.mjs'
 
@@ -153,11 +153,11 @@ test('a malformed config: ERR_INVALID_ARG naming the file, never its secrets', a
   assert.equal(emu.requests.length, 0)
 })
 
-test('a federated user\'s profile: `yc iam create-token --profile <name>` is run, source "yc", expiry unknown', async () => {
+test('a federated user\'s profile: `yc iam create-token --profile=<name>` is run, source "yc", expiry unknown', async () => {
   writeYcConfig(home, { current: 'work', profiles: { work: { 'federation-id': 'bpfexample', 'cloud-id': 'b1g' } } })
   const dir = installYc(`echo 'a notice on stdout'\necho '${YC_TOKEN}'`)
   assert.deepEqual(await getToken(options()), { accessToken: YC_TOKEN, expiresAt: null, tokenType: 'Bearer', source: 'yc' })
-  assert.deepEqual(readFileSync(join(dir, 'yc-args'), 'utf8').trim().split('\n'), ['iam', 'create-token', '--profile', 'work'])
+  assert.deepEqual(readFileSync(join(dir, 'yc-args'), 'utf8').trim().split('\n'), ['iam', 'create-token', '--profile=work'])
   assert.equal(emu.requests.length, 0)
 })
 
@@ -225,4 +225,22 @@ test('the config is read from HOME as the runtime\'s process.env has it', async 
   writeFileSync(join(other, '.config', 'yandex-cloud', 'config.yaml'), '')
   const error = await rejectsWith(getToken(options()), 'ERR_NO_SERVICE_ACCOUNT')
   assert.match(error.message, /yc profile: the yc config .* is empty/)
+})
+
+test('NODE_DEBUG=yc-iam-token: a profile that does not apply, and a token whose expiry is not known, never a secret', async () => {
+  const script = `
+    const pkg = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+    ;(async () => {
+      await pkg.getToken().catch((e) => console.log(e.code))
+      process.env.YC_PROFILE = 'p'
+      const token = await pkg.getToken()
+      console.log(JSON.stringify({ source: token.source, expiresAt: token.expiresAt }))
+    })()`
+  writeYcConfig(home, { current: 'missing', profiles: { p: { token: YC_TOKEN } } })
+  const { stdout, stderr, code } = await runNode('-e', { args: [script], env: { ...process.env, NODE_DEBUG: 'yc-iam-token' } })
+  assert.equal(code, 0, stderr)
+  assert.deepEqual(stdout.trim().split('\n'), ['ERR_NO_SERVICE_ACCOUNT', '{"source":"profile","expiresAt":null}'])
+  assert.match(stderr, /profile: does not apply, in [\d.]+ ms/)
+  assert.match(stderr, /profile: token fetched in [\d.]+ ms, expires at unknown/)
+  assert.ok(!stderr.includes(YC_TOKEN), 'no token in the debug output')
 })

@@ -32,9 +32,12 @@ function reportOutcome(promise, source, started) {
   promise.then(
     (token) => {
       const durationMs = performance.now() - started
-      const origin = token.origin ?? 'fetched'
+      if (typeof token.reason === 'string') {
+        debug('%s: does not apply, in %s ms', source, durationMs.toFixed(1))
+        return
+      }
       // A profile answer holds its token; a token as yc printed it has no known expiry (NaN).
-      const expiresAtMs = (token.token ?? token).expiresAtMs
+      const { origin = 'fetched', expiresAtMs } = token.token ?? token
       const expires = Number.isFinite(expiresAtMs) ? new Date(expiresAtMs).toISOString() : 'unknown'
       debug('%s: token %s in %s ms, expires at %s', source, origin, durationMs.toFixed(1), expires)
       if (tokenChannel.hasSubscribers) tokenChannel.publish({ source, origin, durationMs })

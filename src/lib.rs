@@ -178,6 +178,8 @@ pub fn token_from_federation<'env>(
 
 /// Why federation is not getToken's source here (null when it is): the core's rule over
 /// YC_SERVICE_ACCOUNT_ID, YC_ID_TOKEN, YC_ID_TOKEN_FILE and GitHub Actions' variables.
+/// index.js decides it in JS (lib/sources.js, so that getToken needs no binary to get as far
+/// as YC_IAM_TOKEN); this is the reference a test holds that copy to.
 #[napi(ts_return_type = "string | null")]
 pub fn federation_applies(process_env: Option<Unknown>) -> Result<Option<String>> {
     let process_env = read_env(process_env).map_err(|e| napi::Error::from_reason(e.message))?;

@@ -445,13 +445,15 @@ fn check_iam_token(token: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
-/// Runs `yc iam create-token --profile <name>` and returns the token it prints, within
+/// Runs `yc iam create-token --profile=<name>` and returns the token it prints, within
 /// `timeout`. The child is killed when the wait ends (deadline, abort): `kill_on_drop`.
 pub async fn run_yc(yc: &Path, profile: &str, env: &Env, timeout: Duration) -> Result<String> {
     let what = "yc iam create-token";
     let mut command = tokio::process::Command::new(yc);
+    // `--profile=<name>`: a name that starts with `-` stays the flag's value.
     command
-        .args(["iam", "create-token", "--profile", profile])
+        .args(["iam", "create-token"])
+        .arg(format!("--profile={profile}"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -720,10 +722,10 @@ mod tests {
         };
         let env = home.env(&[]);
         let second = Duration::from_secs(5);
-        let ok = script("ok", "echo 'a notice'; echo; echo \"t1.abc-$3-$4\"; echo");
+        let ok = script("ok", "echo 'a notice'; echo; echo \"t1.abc-$3\"; echo");
         assert_eq!(
-            run_yc(&ok, "p", &env, second).await.unwrap(),
-            "t1.abc---profile-p"
+            run_yc(&ok, "-p", &env, second).await.unwrap(),
+            "t1.abc---profile=-p"
         );
         let garbage = script("garbage", "echo 'not a token y0_secret'");
         let e = run_yc(&garbage, "p", &env, second).await.unwrap_err();
