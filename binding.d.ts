@@ -23,6 +23,14 @@ export declare function _clearCacheForTesting(): void
 
 export declare function createJwt(key: unknown, options?: unknown | undefined | null): string
 
+/**
+ * Why federation is not getToken's source here (null when it is): the core's rule over
+ * YC_SERVICE_ACCOUNT_ID, YC_ID_TOKEN, YC_ID_TOKEN_FILE and GitHub Actions' variables.
+ * index.js decides it in JS (lib/sources.js, so that getToken needs no binary to get as far
+ * as YC_IAM_TOKEN); this is the reference a test holds that copy to.
+ */
+export declare function federationApplies(processEnv?: unknown | undefined | null): string | null
+
 export declare function limits(): Limits
 
 /** The bounds the native side enforces, for the JS fast path (one home for each rule). */
@@ -31,8 +39,29 @@ export interface Limits {
   maxRetries: number
   maxInputBytes: number
   maxPathChars: number
+  maxTokenChars: number
+  maxTokenLifetimeSec: number
+  maxCacheEntries: number
   /** The environment variables the native side reads, for `index.js` to hand over. */
   envNames: Array<string>
+}
+
+/**
+ * What getToken's `yc` profile step found: a token and its source, or why the profile is
+ * no source here.
+ */
+export interface NativeProfileAnswer {
+  /**
+   * The token; its `expiresAtMs` is NaN when the expiry is not known (yc's output, an IAM
+   * token in the profile).
+   */
+  token?: NativeToken
+  /** `profile`, or `yc` when the token came from running `yc iam create-token`. */
+  source?: string
+  /** The profile's name. */
+  profile?: string
+  /** Why the profile does not apply. */
+  reason?: string
 }
 
 /** A token as the JS wrapper receives it (`index.js` turns it into an `IamToken`). */
@@ -42,10 +71,18 @@ export interface NativeToken {
   tokenType: string
   /** How long the token may be handed out again without asking the native cache. */
   freshForMs: number
+  /** Where it came from: "fetched", "cache", "stale" or "fallback" (debug output, metrics). */
+  origin: string
 }
 
-export declare function tokenFromContext(context: unknown): Promise<NativeToken>
+export declare function tokenFromFederation(options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
 
 export declare function tokenFromKey(key: unknown, options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
 
 export declare function tokenFromMetadata(options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
+
+/** A user's OAuth token exchanged at IAM (getToken's YC_TOKEN). */
+export declare function tokenFromOauth(token: unknown, options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
+
+/** getToken's `yc` profile step: YC_PROFILE's profile, else the config's `current` one. */
+export declare function tokenFromProfile(options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeProfileAnswer>

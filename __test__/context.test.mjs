@@ -90,5 +90,6 @@ test('a cyclic or getter-laden context is read safely', async () => {
     },
   }
   const error = await rejection(call(throwing))
-  assert.equal(error.message, 'getter failed')
+  assert.equal(error.code, 'ERR_INVALID_ARG')
+  assert.equal(error.cause.message, 'getter failed', 'what was thrown is kept as the cause')
 })

@@ -1,5 +1,7 @@
-// A local emulator of the Yandex Cloud IAM token endpoint and of the (GCE-style) metadata
-// service, with scripted faults. Listens on 127.0.0.1, random port; http or https.
+// A local emulator of the Yandex Cloud IAM token endpoint (JWT and OAuth exchanges), of the
+// (GCE-style) metadata service, of the token-exchange service of workload identity federation
+// (with an OIDC issuer of its own that mints subject tokens) and of GitHub Actions' ID-token
+// endpoint, with scripted faults. Listens on 127.0.0.1, random port; http or https.
 import crypto from 'node:crypto'
 import { appendFileSync } from 'node:fs'
 import http from 'node:http'
@@ -8,9 +10,24 @@ import net from 'node:net'
 
 export const IAM_PATH = '/iam/v1/tokens'
 export const METADATA_PATH = '/computeMetadata/v1/instance/service-accounts/default/token'
+export const EXCHANGE_PATH = '/oauth/token'
+export const GITHUB_PATH = '/github/idtoken'
+export const JWKS_PATH = '/jwks'
+export const OIDC_CONFIG_PATH = '/.well-known/openid-configuration'
+
+const GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token'
+const KINDS = { [IAM_PATH]: 'iam', [METADATA_PATH]: 'metadata', [EXCHANGE_PATH]: 'exchange', [GITHUB_PATH]: 'github' }
 
 // clockOffsetMs: the emulated IAM's clock is this far from the local one (negative: IAM behind).
-const DEFAULTS = { clockOffsetMs: 0, iatLeewaySec: 5, tokenLifetimeSec: 43200, metadataToken: undefined, metadataStatus: 200 }
+// subjectAudiences: the audiences the federation trusts in a subject token; githubStatus: what
+// the GitHub ID-token endpoint answers (403: the workflow lacks `id-token: write`).
+const DEFAULTS = {
+  clockOffsetMs: 0, iatLeewaySec: 5, tokenLifetimeSec: 43200, metadataToken: undefined, metadataStatus: 200,
+  subjectAudiences: ['yc-iam-token-tests'], githubStatus: 200, githubDefaultAudience: 'https://github.com/yc-iam-token',
+  githubSubject: 'repo:yc-iam-token/yc-iam-token:ref:refs/heads/main',
+}
 // Default error bodies for status faults, with the gRPC code Yandex's gateway would use.
 const GRPC = {
   400: [3, 'invalid argument'], 401: [16, 'unauthenticated'], 403: [7, 'permission denied'],
@@ -53,7 +70,10 @@ function resetSocket(socket) {
 
 export async function startEmulator({ tls } = {}) {
   const keys = new Map() // kid -> { publicKey: KeyObject, serviceAccountId }
-  const faults = { iam: [], metadata: [] }
+  const faults = { iam: [], metadata: [], exchange: [], github: [] }
+  const credentials = new Map() // serviceAccountId -> Set of subjects (federated credentials)
+  const oauthTokens = new Set() // OAuth tokens IAM knows
+  let issuerKey // the OIDC issuer's RSA key, made at first use: { privateKey, publicKey, kid }
   const sockets = new Set()
   const timers = new Set()
 
@@ -85,15 +105,51 @@ export async function startEmulator({ tls } = {}) {
     deleteKey(id) { keys.delete(id) },
     count(kind) { return emu.requests.filter((r) => r.kind === kind).length },
     fail(kind, fault, times = 1) {
-      if (!faults[kind]) throw new TypeError(`emu.fail: kind must be 'iam' or 'metadata', not ${kind}`)
+      if (!faults[kind]) throw new TypeError(`emu.fail: kind must be one of ${Object.keys(faults).join(', ')}, not ${kind}`)
       for (let i = 0; i < times; i++) faults[kind].push(fault)
     },
     reset() {
       emu.requests.length = 0
-      faults.iam.length = 0
-      faults.metadata.length = 0
-      Object.assign(emu, DEFAULTS, { audience: emu.iamUrl })
+      for (const list of Object.values(faults)) list.length = 0
+      Object.assign(emu, DEFAULTS, { audience: emu.iamUrl, subjectAudiences: [...DEFAULTS.subjectAudiences] })
     },
+
+    // ---- workload identity federation ----
+    /** The token-exchange endpoint, and the OIDC issuer (this origin) whose tokens it trusts. */
+    exchangeUrl: origin + EXCHANGE_PATH,
+    issuer: origin,
+    /** GitHub Actions' ID-token endpoint, as ACTIONS_ID_TOKEN_REQUEST_URL gives it, and its bearer. */
+    githubUrl: origin + GITHUB_PATH + '?api-version=2.0',
+    githubBearer: 'ghs_emulator-request-token-' + crypto.randomBytes(9).toString('base64url'),
+    /** A federated credential: `subject` (a token's `sub`) may act as `serviceAccountId`. */
+    bindSubject(serviceAccountId, subject) {
+      if (!credentials.has(serviceAccountId)) credentials.set(serviceAccountId, new Set())
+      credentials.get(serviceAccountId).add(subject)
+    },
+    unbindSubject(serviceAccountId, subject) { credentials.get(serviceAccountId)?.delete(subject) },
+    /**
+     * A subject token (an RS256 OIDC JWT) from this issuer: `sub`, `aud` (default the first
+     * trusted audience), `iss` (default this issuer), `expiresInSec` (negative: expired), or
+     * `foreignKey: true` to sign with a key the issuer does not publish.
+     */
+    mintSubjectToken({ sub = 'system:serviceaccount:default:app', aud = emu.subjectAudiences[0], iss = emu.issuer, expiresInSec = 600, foreignKey = false, claims = {} } = {}) {
+      const key = issuer()
+      const now = Math.floor((Date.now() + emu.clockOffsetMs) / 1000)
+      const header = { alg: 'RS256', typ: 'JWT', kid: key.kid }
+      const body = { iss, sub, aud, iat: now, nbf: now - 5, exp: now + expiresInSec, jti: crypto.randomUUID(), ...claims }
+      const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url')
+      const signed = `${b64(header)}.${b64(body)}`
+      const signer = foreignKey ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : key.privateKey
+      return `${signed}.${crypto.sign('sha256', Buffer.from(signed), signer).toString('base64url')}`
+    },
+
+    // ---- a user's OAuth tokens, exchanged at the IAM endpoint ----
+    /** A new OAuth token IAM accepts (`y0_…`), or `token` itself made known. */
+    registerOauthToken(token = 'y0_' + crypto.randomBytes(42).toString('base64url')) {
+      oauthTokens.add(token)
+      return token
+    },
+    revokeOauthToken(token) { oauthTokens.delete(token) },
     async close() {
       for (const t of timers) clearInterval(t)
       timers.clear()
@@ -155,6 +211,71 @@ export async function startEmulator({ tls } = {}) {
     return null
   }
 
+  function issuer() {
+    if (issuerKey === undefined) {
+      const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+      issuerKey = { privateKey, publicKey, kid: 'emu-' + crypto.randomBytes(6).toString('hex') }
+    }
+    return issuerKey
+  }
+
+  const oauthError = (res, status, error, description) => send(res, status, { error, error_description: description })
+  const exchangeSuccess = () => ({ access_token: randomToken(), token_type: 'Bearer', expires_in: emu.tokenLifetimeSec })
+
+  // Returns a problem with the subject token (for error_description), or null. Never echoes it.
+  function checkSubject(jwt) {
+    const parts = jwt.split('.')
+    if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return 'subject_token is not a JWT'
+    const decoded = decodeJwt(jwt)
+    if (!decoded || !isObject(decoded.header) || !isObject(decoded.claims)) return 'subject_token is not a JWT'
+    const { header, claims } = decoded
+    const key = issuer()
+    if (header.alg !== 'RS256' || header.kid !== key.kid) return 'subject token is not signed by a key of the issuer\'s JWKS'
+    let ok = false
+    try { ok = crypto.verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), key.publicKey, Buffer.from(parts[2], 'base64url')) } catch {}
+    if (!ok) return 'subject token signature verification failed'
+    if (claims.iss !== emu.issuer) return 'subject token issuer is not trusted by any federation'
+    const auds = [claims.aud].flat()
+    if (!auds.some((a) => emu.subjectAudiences.includes(a))) return 'subject token audience is not one of the federation\'s audiences'
+    const now = (Date.now() + emu.clockOffsetMs) / 1000
+    if (!Number.isFinite(claims.exp) || claims.exp <= now) return 'subject token has expired'
+    if (Number.isFinite(claims.nbf) && claims.nbf > now + 60) return 'subject token is not valid yet'
+    return null
+  }
+
+  function handleExchange(req, res, body, rec) {
+    if (req.method !== 'POST') return oauthError(res, 405, 'invalid_request', 'use POST')
+    if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
+      return oauthError(res, 400, 'invalid_request', 'the body must be application/x-www-form-urlencoded')
+    }
+    const form = Object.fromEntries(new URLSearchParams(body))
+    rec.form = { ...form, subject_token: form.subject_token === undefined ? undefined : '[redacted]' }
+    if (typeof form.subject_token === 'string') {
+      rec.subject = decodeJwt(form.subject_token)
+      saw('jwt', form.subject_token)
+    }
+    if (form.grant_type !== GRANT_TYPE) return oauthError(res, 400, 'unsupported_grant_type', 'grant_type must be token-exchange')
+    if (form.requested_token_type !== ACCESS_TOKEN_TYPE) return oauthError(res, 400, 'invalid_request', 'requested_token_type must be access_token')
+    if (form.subject_token_type !== ID_TOKEN_TYPE) return oauthError(res, 400, 'invalid_request', 'subject_token_type must be id_token')
+    if (!form.audience) return oauthError(res, 400, 'invalid_request', 'audience (the service account id) is required')
+    if (!form.subject_token) return oauthError(res, 400, 'invalid_request', 'subject_token is required')
+    const problem = checkSubject(form.subject_token)
+    if (problem) return oauthError(res, 400, 'invalid_grant', problem)
+    const sub = rec.subject.claims.sub
+    if (!credentials.get(form.audience)?.has(sub)) {
+      return oauthError(res, 400, 'invalid_grant', `no federated credential binds subject ${JSON.stringify(String(sub).slice(0, 80))} to service account ${JSON.stringify(form.audience.slice(0, 40))}`)
+    }
+    return send(res, 200, exchangeSuccess())
+  }
+
+  function handleGithub(req, res, url) {
+    if (req.method !== 'GET') return send(res, 405, { message: 'Method Not Allowed' })
+    if (req.headers.authorization !== `Bearer ${emu.githubBearer}`) return send(res, 401, { message: 'Bad credentials' })
+    if (emu.githubStatus !== 200) return send(res, emu.githubStatus, { message: 'Resource not accessible by integration' })
+    const aud = url.searchParams.get('audience') ?? emu.githubDefaultAudience
+    return send(res, 200, { count: 1800, value: emu.mintSubjectToken({ sub: emu.githubSubject, aud }) })
+  }
+
   function applyFault(fault, kind, req, res) {
     if (fault.hang) return // never answer; close() destroys the socket
     if (fault.reset) return resetSocket(req.socket)
@@ -162,7 +283,8 @@ export async function startEmulator({ tls } = {}) {
     if ('json' in fault) return send(res, 200, JSON.stringify(fault.json), { 'content-type': JSON_CT })
     if (fault.redirect) return send(res, 302, '', { location: fault.redirect })
     if (fault.drip) {
-      return (kind === 'iam' ? Promise.resolve(iamSuccess()) : metadataSuccess(res.rec)).then((obj) => {
+      const success = kind === 'iam' ? Promise.resolve(iamSuccess()) : kind === 'exchange' ? Promise.resolve(exchangeSuccess()) : metadataSuccess(res.rec)
+      return success.then((obj) => {
         const bytes = Buffer.from(JSON.stringify(obj))
         res.writeHead(200, { 'content-type': JSON_CT, 'content-length': bytes.length })
         res.flushHeaders()
@@ -189,40 +311,48 @@ export async function startEmulator({ tls } = {}) {
     const [code, message] = GRPC[status] ?? [2, 'unknown']
     const headers = fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {}
     if (fault.contentType) headers['content-type'] = fault.contentType
+    const oauthStyle = kind === 'exchange' ? { error: status >= 500 ? 'server_error' : 'invalid_request', error_description: message } : undefined
     // A function makes the body from the request (an IAM that echoes the JWT it was sent).
     if (typeof fault.body === 'function') saw('echo', 'body made from the request')
     const body = typeof fault.body === 'function' ? fault.body(req.rec) : fault.body
-    send(res, status, body ?? { code, message, details: [] }, headers)
+    send(res, status, body ?? oauthStyle ?? { code, message, details: [] }, headers)
   }
 
   async function handle(req, res) {
     const url = new URL(req.url, 'http://127.0.0.1') // also copes with absolute-form request lines
-    const kind = url.pathname === IAM_PATH ? 'iam' : url.pathname === METADATA_PATH ? 'metadata' : 'other'
+    const kind = KINDS[url.pathname] ?? (url.pathname === JWKS_PATH || url.pathname === OIDC_CONFIG_PATH ? 'oidc' : 'other')
     const chunks = []
     for await (const c of req) chunks.push(c)
     const body = Buffer.concat(chunks).toString('utf8')
     const rec = { kind, method: req.method, path: url.pathname + url.search, headers: req.headers, body, jwt: undefined, at: Date.now() }
     if (kind === 'iam') {
       try {
-        const j = JSON.parse(body).jwt
-        if (typeof j === 'string') {
-          rec.jwt = decodeJwt(j)
-          rec.rawJwt = j
-          saw('jwt', j)
+        const parsed = JSON.parse(body)
+        if (typeof parsed.jwt === 'string') {
+          rec.jwt = decodeJwt(parsed.jwt)
+          rec.rawJwt = parsed.jwt
+          saw('jwt', parsed.jwt)
         }
+        rec.grant = typeof parsed.yandexPassportOauthToken === 'string' ? 'oauth' : 'jwt'
       } catch {}
     }
     emu.requests.push(rec)
     res.rec = rec
     req.rec = rec
 
-    const fault = kind !== 'other' && faults[kind].shift()
+    const fault = faults[kind]?.shift()
     if (fault) return applyFault(fault, kind, req, res)
 
     if (kind === 'iam') {
       if (req.method !== 'POST') return send(res, 405, { code: 12, message: 'method not allowed', details: [] })
       let parsed
       try { parsed = JSON.parse(body) } catch {}
+      if (isObject(parsed) && typeof parsed.yandexPassportOauthToken === 'string') {
+        if (!oauthTokens.has(parsed.yandexPassportOauthToken)) {
+          return send(res, 401, { code: 16, message: 'The OAuth token is invalid or has expired', details: [] })
+        }
+        return send(res, 200, iamSuccess())
+      }
       if (!isObject(parsed) || typeof parsed.jwt !== 'string') {
         return send(res, 400, { code: 3, message: 'request body must be a JSON object with a string field "jwt"', details: [] })
       }
@@ -235,6 +365,15 @@ export async function startEmulator({ tls } = {}) {
       if (req.headers['metadata-flavor'] !== 'Google') return send(res, 403, 'Missing required header "Metadata-Flavor": "Google"\n')
       if (emu.metadataStatus !== 200) return send(res, emu.metadataStatus, `${http.STATUS_CODES[emu.metadataStatus] ?? 'Error'}\n`)
       return send(res, 200, await metadataSuccess(rec))
+    }
+    if (kind === 'exchange') return handleExchange(req, res, body, rec)
+    if (kind === 'github') return handleGithub(req, res, url)
+    if (url.pathname === OIDC_CONFIG_PATH) {
+      return send(res, 200, { issuer: emu.issuer, jwks_uri: origin + JWKS_PATH, id_token_signing_alg_values_supported: ['RS256'] })
+    }
+    if (url.pathname === JWKS_PATH) {
+      const { publicKey, kid } = issuer()
+      return send(res, 200, { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] })
     }
     send(res, 404, 'Not Found\n')
   }

@@ -45,10 +45,10 @@ const hole = await startBlackHole()
 after(() => hole.close())
 
 /** Runs `calls` at once in a child with `env` (plus PATH and the error log); its results. */
-async function inChild(calls, env = {}, timeoutMs = 15_000) {
+async function inChild(calls, env = {}, timeoutMs = 15_000, { after: afterImport } = {}) {
   const base = { PATH: process.env.PATH, YC_TEST_ERROR_LOG: process.env.YC_TEST_ERROR_LOG ?? '', YC_METADATA_ADDR: '127.0.0.1:9' }
   const { code, signal, stdout, stderr, json, timedOut } = await runNode(CHILD, {
-    args: [JSON.stringify({ calls })], env: { ...base, ...env }, timeoutMs,
+    args: [JSON.stringify({ calls, env: afterImport })], env: { ...base, ...env }, timeoutMs,
   })
   const output = `stdout: ${stdout}; stderr: ${stderr}`
   assert.ok(!timedOut, `the child did not exit within ${timeoutMs} ms (a call blocked a thread?); ${output}`)
@@ -458,4 +458,50 @@ test('SSL_CERT_FILE with the CA among other certificates: trusted (also through 
   const tunnel = await inChild([viaKey(temu)], { SSL_CERT_FILE: bundle, HTTPS_PROXY: proxy.url })
   assert.equal(tunnel.results[0].ok, true, JSON.stringify(tunnel.results[0]))
   assert.deepEqual(proxy.requests.map((r) => [r.method, r.target]), [['CONNECT', `127.0.0.1:${temu.port}`]])
+})
+
+// ---- the newer sources under the same rules: federation's subject token files, the yc config ----
+
+test('a subject token file or yc config that is a FIFO or a device: refused at once, nothing blocks', async () => {
+  const sa = 'ajehardening2federation'
+  const home = join(dir, 'home')
+  execFileSync('mkdir', ['-p', join(home, '.config', 'yandex-cloud')])
+  execFileSync('mkfifo', [join(home, '.config', 'yandex-cloud', 'config.yaml')])
+  const federation = (file) => ({ fn: 'tokenFromFederation', args: [{ endpoint: emu.exchangeUrl, serviceAccountId: sa, subjectTokenFile: file, timeoutMs: 2000, cache: false }] })
+  const { results } = await inChild([
+    federation(fifo),
+    federation('/dev/zero'),
+    federation(dir),
+    { fn: 'tokenFromFederation', args: [{ endpoint: emu.exchangeUrl, timeoutMs: 2000, cache: false }] },
+    { fn: 'tokenFromMetadata', args: [{ endpoint: hole.metadataUrl, timeoutMs: 500, cache: false }] },
+  ], { YC_SERVICE_ACCOUNT_ID: sa, YC_ID_TOKEN_FILE: fifo })
+  const metadata = results.pop()
+  assert.equal(metadata.code, 'ERR_TIMEOUT', metadata.message)
+  assert.ok(metadata.elapsedMs < 500 + SLACK_MS, `metadata settled after ${Math.round(metadata.elapsedMs)} ms`)
+  for (const [i, result] of results.entries()) {
+    assertRefused(result, 'ERR_INVALID_ARG', `federation call ${i}`, { message: NOT_REGULAR })
+    assert.match(result.message, /FIFO|character device|directory/)
+  }
+  assert.equal(emu.count('exchange'), 0)
+  // getToken reaching the yc profile step with a FIFO for the config.
+  const profile = await inChild([{ fn: 'getToken', args: [{ timeoutMs: 2000 }] }], {}, 15_000, { after: { HOME: home } })
+  assertRefused(profile.results[0], 'ERR_INVALID_ARG', 'yc config FIFO', { message: /yc config .*not a regular file/ })
+})
+
+test('the token exchange and GitHub ID-token requests follow the proxy rules too', async () => {
+  const sa = 'ajehardening2federation'
+  emu.bindSubject(sa, 'system:serviceaccount:default:app')
+  const call = { fn: 'tokenFromFederation', args: [{ endpoint: emu.exchangeUrl, serviceAccountId: sa, subjectToken: emu.mintSubjectToken(), timeoutMs: 3000, cache: false }] }
+  const broken = await inChild([call], { HTTP_PROXY: 'socks5://127.0.0.1:1080' })
+  assertRefused(broken.results[0], 'ERR_INVALID_ARG', 'HTTP_PROXY=socks5', { message: /^HTTP_PROXY .*SOCKS/ })
+  assert.equal(emu.count('exchange'), 0)
+  const proxied = await inChild([call], { HTTP_PROXY: proxy.url })
+  assert.equal(proxied.results[0].ok, true, JSON.stringify(proxied.results[0]))
+  assert.deepEqual(proxy.requests.map((r) => [r.method, r.target]), [['POST', emu.exchangeUrl]])
+  proxy.reset()
+  const github = { fn: 'tokenFromFederation', args: [{ endpoint: emu.exchangeUrl, serviceAccountId: sa, audience: emu.subjectAudiences[0], timeoutMs: 3000, cache: false }] }
+  emu.bindSubject(sa, emu.githubSubject)
+  const viaGithub = await inChild([github], { HTTP_PROXY: proxy.url, ACTIONS_ID_TOKEN_REQUEST_URL: emu.githubUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: emu.githubBearer })
+  assert.equal(viaGithub.results[0].ok, true, JSON.stringify(viaGithub.results[0]))
+  assert.deepEqual(proxy.requests.map((r) => r.method), ['GET', 'POST'])
 })

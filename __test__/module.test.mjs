@@ -4,12 +4,12 @@ import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const API = ['createJwt', 'getToken', 'tokenFromContext', 'tokenFromKey', 'tokenFromMetadata']
+const API = ['createJwt', 'getToken', 'tokenFromContext', 'tokenFromFederation', 'tokenFromKey', 'tokenFromMetadata', 'tokenProvider']
 
 test('require() from CommonJS', () => {
   const pkg = createRequire(import.meta.url)('..')
@@ -17,10 +17,52 @@ test('require() from CommonJS', () => {
   for (const name of API) assert.equal(typeof pkg[name], 'function')
 })
 
-test('named imports from ESM', async () => {
+test('named imports from ESM; the namespace holds the API and no test hooks', async () => {
   const pkg = await import('../index.js')
   for (const name of API) assert.equal(typeof pkg[name], 'function')
   assert.equal(typeof pkg.default.tokenFromContext, 'function')
+  assert.deepEqual(Object.keys(pkg).filter((name) => name !== 'default').sort(), API)
+})
+
+// How many distinct .node files the process has mapped (a file has a line per segment).
+const nodeFilesMapped = `new Set(require('node:fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.endsWith('.node')).map((l) => l.split(' ').pop())).size`
+
+test('require maps no .node file; the first call that needs native code does', { skip: process.platform !== 'linux' }, () => {
+  const script = `
+    const pkg = require(${JSON.stringify(root)})
+    const before = ${nodeFilesMapped}
+    pkg.tokenFromContext({ token: { access_token: 't1.abc', expires_in: 60 } }).then(() => {
+      const afterContext = ${nodeFilesMapped}
+      try { pkg.createJwt({}) } catch {}
+      console.log(JSON.stringify([before, afterContext, ${nodeFilesMapped}]))
+    })`
+  const [before, afterContext, afterJwt] = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
+  assert.equal(before, 0, 'require mapped a .node file')
+  assert.equal(afterContext, 0, 'tokenFromContext mapped a .node file')
+  assert.equal(afterJwt, 1, 'createJwt loads the addon')
+})
+
+test('with the binary removed: tokenFromContext works, the others say ERR_NATIVE_BINDING_NOT_FOUND', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yc-iam-token-nobinary-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const copy = join(dir, 'yc-iam-token')
+  mkdirSync(join(copy, 'lib'), { recursive: true })
+  for (const file of ['index.js', 'binding.js', 'package.json']) writeFileSync(join(copy, file), readFileSync(join(root, file)))
+  for (const file of readdirSync(join(root, 'lib'))) writeFileSync(join(copy, 'lib', file), readFileSync(join(root, 'lib', file)))
+  const script = `
+    const pkg = require(${JSON.stringify(copy)})
+    const out = {}
+    pkg.tokenFromContext({ token: { access_token: 't1.abc', expires_in: 60 } })
+      .then((t) => { out.context = t.accessToken })
+      .then(() => pkg.tokenFromKey('/nowhere.json'))
+      .catch((e) => { out.key = e.code })
+      .then(() => { try { pkg.createJwt({}) } catch (e) { out.jwt = e.code; out.message = e.message } })
+      .then(() => console.log(JSON.stringify(out)))`
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
+  assert.equal(out.context, 't1.abc')
+  assert.equal(out.key, 'ERR_NATIVE_BINDING_NOT_FOUND')
+  assert.equal(out.jwt, 'ERR_NATIVE_BINDING_NOT_FOUND')
+  assert.match(out.message, /yc-iam-token-linux-x64-gnu|no native binary/)
 })
 
 test('by package name, from a .cjs and an .mjs file', (t) => {

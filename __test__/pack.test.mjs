@@ -1,21 +1,16 @@
 // The real install path: pack the main package and this machine's platform package, install
 // both tarballs offline into a fresh project, and use the package there as users do.
 import assert from 'node:assert/strict'
-import { execFile as execFileCb, execFileSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { execFile as execFileCb } from 'node:child_process'
+import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
+import { binary, packAndInstall, platform, root } from '../scripts/packed.mjs'
 import { registeredKey, suiteEmulator, suiteTempDir } from './support.mjs'
 
 const execFile = promisify(execFileCb)
-const root = fileURLToPath(new URL('..', import.meta.url))
-const abi = process.platform === 'linux' ? (process.report.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : ''
-const platform = `${process.platform}-${process.arch}${abi}`
-const binary = `yc-iam-token.${platform}.node`
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const work = suiteTempDir('yc-iam-token-pack-')
 const emu = await suiteEmulator()
 const { key } = registeredKey(emu)
@@ -35,24 +30,9 @@ function footprint(dir) {
 }
 
 before(() => {
-  const quiet = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }
-  // The platform package, as `napi create-npm-dirs` lays it out, with the binary built here.
-  execFileSync(join(root, 'node_modules', '.bin', 'napi'), ['create-npm-dirs'], { cwd: root, ...quiet })
-  const platformDir = join(work, platform)
-  cpSync(join(root, 'npm', platform), platformDir, { recursive: true })
-  copyFileSync(join(root, binary), join(platformDir, binary))
-  const [platformTgz] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: platformDir, ...quiet }))
-  const [mainTgz] = JSON.parse(execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root, ...quiet }))
+  let mainTgz
+  ;({ project, mainTgz } = packAndInstall(work))
   assert.ok(!mainTgz.files.some((f) => f.path.endsWith('.node')), 'the main package carries no binary')
-
-  project = join(work, 'app')
-  mkdirSync(project)
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
-  execFileSync(
-    npm,
-    ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, mainTgz.filename), join(work, platformTgz.filename)],
-    { cwd: project, ...quiet },
-  )
   writeFileSync(join(project, 'key.json'), JSON.stringify(key))
 })
 
@@ -64,7 +44,8 @@ test('installed: what it weighs', () => {
   const native = footprint(join(project, 'node_modules', `yc-iam-token-${platform}`))
   const binaryBytes = statSync(join(project, 'node_modules', `yc-iam-token-${platform}`, binary)).size
   console.log(`# installed: yc-iam-token ${main.bytes} B in ${main.files} files; yc-iam-token-${platform} ${native.bytes} B in ${native.files} files; ${binary} ${binaryBytes} B`)
-  assert.ok(main.files + native.files <= 12, `${main.files + native.files} files`)
+  // index.js and lib/ (6 small modules), types, the generated loader, the CLI, README, LICENSE.
+  assert.ok(main.files + native.files <= 17, `${main.files + native.files} files`)
 })
 
 test('installed: require() from CommonJS gets a token from the emulator', async () => {
@@ -123,10 +104,23 @@ test('without the platform package: an error that names the platform, the packag
   cpSync(platformPkg, aside, { recursive: true })
   rmSync(platformPkg, { recursive: true })
   try {
-    writeFileSync(join(project, 'load.cjs'), `try { require('yc-iam-token') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }`)
+    // require() loads no native code, so it works; the first call that needs the binary says
+    // what is missing (tokenFromKey as a rejection, createJwt as a throw), and the context works.
+    writeFileSync(
+      join(project, 'load.cjs'),
+      `const pkg = require('yc-iam-token')
+       pkg.tokenFromContext({ token: { access_token: 't1.abc', expires_in: 60 } }).then(async (t) => {
+         const rejected = await pkg.tokenFromKey('./key.json').catch((e) => e)
+         let thrown
+         try { pkg.createJwt('./key.json') } catch (e) { thrown = e }
+         console.log(JSON.stringify({ context: t.accessToken, code: rejected.code, thrownCode: thrown?.code, message: rejected.message }))
+       })`,
+    )
     const { stdout } = await run('load.cjs')
-    const { code, message } = JSON.parse(stdout)
+    const { context, code, thrownCode, message } = JSON.parse(stdout)
+    assert.equal(context, 't1.abc')
     assert.equal(code, 'ERR_NATIVE_BINDING_NOT_FOUND')
+    assert.equal(thrownCode, 'ERR_NATIVE_BINDING_NOT_FOUND')
     assert.ok(message.includes(platform), message)
     assert.ok(message.includes(`yc-iam-token-${platform}`), message)
     assert.match(message, /npm (install|i)/)

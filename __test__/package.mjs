@@ -1,13 +1,21 @@
 // The package as the suites use it: the same exports, plus a record of every error they
 // provoke (message, code, stack, util.inspect). run.mjs hands the record to secrets.scan.mjs,
 // which fails the run if any error carries a private key, a JWT or a token.
-import { appendFileSync } from 'node:fs'
+import diagnostics from 'node:diagnostics_channel'
+import { appendFileSync, mkdtempSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { inspect } from 'node:util'
 
 // No test may reach the real metadata address (run.mjs also isolates the network where it
 // can): unless a test sets it, the metadata service is a closed loopback port.
 process.env.YC_METADATA_ADDR ??= '127.0.0.1:9'
+// Nor read the developer's own `yc` profile (getToken's fifth source): HOME is an empty folder
+// of its own, which a test may fill with a config. (Left in the OS's temporary folder: `rm`
+// at exit would race the suites' children.)
+process.env.HOME = mkdtempSync(join(tmpdir(), 'yc-iam-token-home-'))
+delete process.env.YC_PROFILE
 
 const pkg = createRequire(import.meta.url)('../index.js')
 const log = process.env.YC_TEST_ERROR_LOG
@@ -22,6 +30,15 @@ function record(fn, error) {
     inspect: inspect(error, { depth: 4 }),
   }
   appendFileSync(log, JSON.stringify(entry) + '\n')
+}
+
+// The debug events go through the scan too: none may carry a secret.
+if (log) {
+  for (const channel of ['yc-iam-token:token', 'yc-iam-token:error']) {
+    diagnostics.subscribe(channel, (event) => {
+      appendFileSync(log, JSON.stringify({ fn: channel, code: 'DEBUG_EVENT', message: JSON.stringify(event), stack: '', inspect: inspect(event) }) + '\n')
+    })
+  }
 }
 
 function wrap(name) {
@@ -43,6 +60,8 @@ export const tokenFromKey = wrap('tokenFromKey')
 export const tokenFromMetadata = wrap('tokenFromMetadata')
 export const tokenFromContext = wrap('tokenFromContext')
 export const getToken = wrap('getToken')
+export const tokenFromFederation = wrap('tokenFromFederation')
 export const createJwt = wrap('createJwt')
-export const _testing = pkg._testing
-export default { tokenFromKey, tokenFromMetadata, tokenFromContext, getToken, createJwt, _testing }
+export const tokenProvider = pkg.tokenProvider
+export const _testing = pkg[Symbol.for('yc-iam-token.testing')]
+export default { tokenFromKey, tokenFromMetadata, tokenFromContext, tokenFromFederation, getToken, createJwt, tokenProvider, _testing }

@@ -1,6 +1,8 @@
 // Run by run.mjs after the suites: no error that any suite provoked, in its message, code,
-// stack or util.inspect, contains a private key, a JWT, a token, a URL's password or query
-// from the tests, or any 20 characters of a JWT or token the emulator saw.
+// stack or util.inspect, contains a private key, a JWT (a subject token too), an IAM token,
+// an OAuth token, GitHub's request token, a URL's password or query from the tests, or any 20
+// characters of a JWT or token the emulator saw; nor does any diagnostics_channel event the
+// package published while they ran.
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'node:test'
@@ -10,6 +12,11 @@ const SECRETS = [
   ['base64 key material', /MII[A-Za-z0-9+/]{20}/],
   ['a JWT', /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}/],
   ['an IAM token', /\bt1\.[A-Za-z0-9_-]{20,}/],
+  // A subject token (an OIDC JWT, header or claims alone too) and a user's OAuth token.
+  ['a JWT header or claims', /eyJ[A-Za-z0-9_-]{20,}/],
+  ['an OAuth token', /\b(?:y[0-9]_[A-Za-z0-9_-]{16,}|AQAAAA[A-Za-z0-9_-]{16,})/],
+  // The emulator's GitHub ID-token request token (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
+  ['a GitHub request token', /ghs_emulator-request-token-/],
   // The tests' URL userinfo passwords and query strings (hardening2: `http://user:hunter2@…?token=abc`).
   ['a URL password from the tests', /hunter2/],
   ['a URL query from the tests', /token=abc/],
@@ -35,11 +42,12 @@ test('no provoked error carries a private key, a JWT or a token', () => {
   for (const code of ['ERR_INVALID_ARG', 'ERR_INVALID_KEY', 'ERR_NO_SERVICE_ACCOUNT', 'ERR_IAM_REJECTED', 'ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ABORT_ERR', 'ERR_INVALID_RESPONSE']) {
     assert.ok(codes.has(code), `no ${code} error was recorded`)
   }
+  assert.ok(entries.some((e) => e.code === 'DEBUG_EVENT'), 'no diagnostics_channel event was recorded')
   // ...and so were the cases the patterns below are for: servers echoing what they were sent,
   // messages with something blanked, JWTs and tokens to look for.
   assert.ok(kinds('jwt') > 0 && kinds('token') > 0, 'the emulator recorded no JWT or token')
   assert.ok(kinds('echo') > 0, 'no emulator answer echoed a request (hardening2 redaction cases)')
-  assert.ok(entries.some((e) => e.message.includes('[redacted]')), 'no recorded error had anything blanked')
+  assert.ok(entries.some((e) => String(e.message).includes('[redacted]')), 'no recorded error had anything blanked')
 
   const leaks = []
   const fields = ['message', 'code', 'stack', 'inspect']

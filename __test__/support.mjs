@@ -4,7 +4,7 @@
 // again. The package itself comes from ./package.mjs: it is what is tested, not a helper.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -137,6 +137,47 @@ export function assertHides(error, secrets, label = '') {
       assert.ok(!found, labelled(label, `${secret} in the error's ${where}: ${text}`))
     }
   }
+}
+
+// ---- the yc CLI: its config and a stand-in for it ----
+
+/** A value as YAML (mappings and strings only, as `yc` writes its config; multi-line strings as `|` blocks). */
+export function toYaml(value, indent = '') {
+  if (typeof value !== 'object' || value === null) throw new TypeError('toYaml: a mapping')
+  return Object.entries(value)
+    .map(([name, v]) => {
+      if (typeof v === 'object' && v !== null) return `${indent}${name}:\n${toYaml(v, indent + '  ')}`
+      const text = String(v)
+      if (text.includes('\n')) {
+        const body = text.replace(/\n$/, '').split('\n').map((line) => `${indent}  ${line}`).join('\n')
+        return `${indent}${name}: |\n${body}\n`
+      }
+      return `${indent}${name}: ${JSON.stringify(text)}\n`
+    })
+    .join('')
+}
+
+/** Writes `config` (an object, or YAML text as it is) as `home`/.config/yandex-cloud/config.yaml; returns its path. */
+export function writeYcConfig(home, config) {
+  const dir = join(home, '.config', 'yandex-cloud')
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, 'config.yaml')
+  writeFileSync(file, typeof config === 'string' ? config : toYaml(config))
+  return file
+}
+
+/**
+ * A stand-in `yc` in `dir`/bin: a shell script with `body` (it sees yc's arguments as "$@"; it
+ * writes them, one a line, to `dir`/yc-args and its pid to `dir`/yc-pid). Returns the bin folder,
+ * for PATH.
+ */
+export function fakeYc(dir, body) {
+  const bin = join(dir, 'bin')
+  mkdirSync(bin, { recursive: true })
+  const file = join(bin, 'yc')
+  writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "$@" > '${dir}/yc-args'\necho $$ > '${dir}/yc-pid'\n${body}\n`)
+  chmodSync(file, 0o755)
+  return bin
 }
 
 // ---- processes and sockets ----

@@ -4,12 +4,16 @@ import {
   createJwt,
   getToken,
   tokenFromContext,
+  tokenFromFederation,
   tokenFromKey,
   tokenFromMetadata,
+  tokenProvider,
+  type TokenProvider,
   type AuthorizedKeyFile,
   type IamToken,
   type IamTokenError,
   type KeyInput,
+  type TokenSource,
 } from '../index.js'
 
 // What a Yandex Cloud Functions handler receives (as @yandex-cloud/function-types describes it).
@@ -73,8 +77,38 @@ void tokenFromContext({ token: { expires_in: 1 } })
 export async function anywhere(context?: CloudFunctionsContext): Promise<string> {
   const token = await getToken({ context, key: process.env.KEY_PATH, timeoutMs: 5000 })
   if (token.expiresAt === null) {
-    const from: 'YC_IAM_TOKEN' | 'YC_TOKEN' = token.source
+    const from: 'YC_IAM_TOKEN' | 'YC_TOKEN' | 'profile' | 'yc' = token.source
     return `${from}: expiry unknown`
   }
   return `${token.source} until ${token.expiresAt.toISOString()}`
 }
+
+export async function provider(): Promise<string> {
+  const p: TokenProvider = tokenProvider({ timeoutMs: 1000 })
+  const token: string = await p.getToken(true, AbortSignal.timeout(1000))
+  // @ts-expect-error: force is a boolean
+  void p.getToken('yes')
+  return token
+}
+
+// Keyless CI: GitHub Actions (nothing to pass), a Kubernetes projected token, GitLab's id_tokens.
+export async function keyless(): Promise<IamToken[]> {
+  const controller = new AbortController()
+  return Promise.all([
+    tokenFromFederation(),
+    tokenFromFederation({ serviceAccountId: 'aje1', audience: 'https://github.com/acme', signal: controller.signal }),
+    tokenFromFederation({ serviceAccountId: 'aje1', subjectTokenFile: '/var/run/secrets/tokens/yc-token', timeoutMs: 5000 }),
+    tokenFromFederation({ serviceAccountId: 'aje1', subjectToken: process.env.YC_ID_TOKEN, endpoint: 'https://auth.yandex.cloud/oauth/token', retries: 2 }),
+  ])
+}
+
+export async function sources(): Promise<TokenSource> {
+  const token = await getToken({ federationEndpoint: 'https://auth.yandex.cloud/oauth/token' })
+  const keyless: TokenSource[] = ['federation', 'profile', 'yc']
+  return keyless.includes(token.source) ? token.source : 'metadata'
+}
+
+// @ts-expect-error: a subject token file is a path, not a number
+void tokenFromFederation({ subjectTokenFile: 42 })
+// @ts-expect-error: getToken's sources are a closed set
+export const notASource: TokenSource = 'oauth'

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The release build as it ships. On x86_64 Linux (glibc) the binary is linked against glibc
 // 2.17 with zig (cargo-zigbuild), so it loads on old runtimes too; zig and cargo-zigbuild come
-// from PyPI into .tools/ when they are not on PATH already. Elsewhere: the plain release build.
+// from PyPI into a cache shared by every clone ($XDG_CACHE_HOME or ~/.cache, yc-iam-token/zig;
+// $YC_IAM_TOKEN_TOOLS overrides) when they are not on PATH already. Elsewhere: the plain release build.
 //   node scripts/build-dist.mjs [extra napi build args]
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { homedir } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname ?? new URL('..', import.meta.url).pathname, '..')
@@ -17,9 +19,10 @@ const isGlibcX64 =
 if (isGlibcX64) {
   const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env }).status === 0
   if (!onPath('cargo-zigbuild') || !onPath('zig')) {
-    const tools = join(root, '.tools', 'zig')
+    const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache')
+    const tools = process.env.YC_IAM_TOKEN_TOOLS || join(cache, 'yc-iam-token', 'zig')
     if (!existsSync(join(tools, 'bin', 'cargo-zigbuild'))) {
-      console.log('build-dist: installing ziglang and cargo-zigbuild from PyPI into .tools/zig')
+      console.log(`build-dist: installing ziglang and cargo-zigbuild from PyPI into ${tools}`)
       execFileSync('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', tools, 'ziglang', 'cargo-zigbuild'], {
         stdio: 'inherit',
       })

@@ -3,7 +3,7 @@
 // machine's platform package), loaded by require() and by import in every runtime we claim,
 // each getting a token by every source from the local emulator on 127.0.0.1.
 //
-//   node scripts/runtime-matrix.mjs [--only node16,bun,...] [--refresh] [--timeout-ms 60000] [--json] [--keep]
+//   node scripts/runtime-matrix.mjs [--only node16,bun,...] [--refresh] [--timeout-ms 60000] [--json] [--keep] [--install-only]
 //
 // Runtimes come from the npm registry as packages that carry the real binary in their tarball
 // (no install script, nothing downloaded from elsewhere): node-linux-<arch> for Node.js,
@@ -14,15 +14,16 @@
 //
 // Build the addon first (npm run build, or npm run build:dist). Exits 1 when any runtime fails
 // any check; prints one table row per runtime, then what failed and why.
-import { execFile as execFileCb, execFileSync } from 'node:child_process'
+import { execFile as execFileCb } from 'node:child_process'
 import crypto from 'node:crypto'
-import { cpSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
 import { startEmulator } from '../__test__/emulator.mjs'
+import { packAndInstall, platform } from './packed.mjs'
 import { generateAuthorizedKey, stripPleaseLine } from '../__test__/keys.mjs'
 
 const execFile = promisify(execFileCb)
@@ -43,6 +44,8 @@ const value = (name, fallback) => {
 const refresh = flag('--refresh')
 const asJson = flag('--json')
 const keep = flag('--keep')
+// Only fetch the runtimes into the cache (then the matrix itself can run with no network).
+const installOnly = flag('--install-only')
 const childTimeoutMs = Number(value('--timeout-ms', '60000'))
 const only = value('--only', process.env.RUNTIME_MATRIX_ONLY ?? '')
   .split(',')
@@ -54,8 +57,7 @@ if (argv.length > 0) {
 }
 
 // ---- the runtimes ----
-const abi = process.platform === 'linux' ? (process.report.getReport().header.glibcVersionRuntime ? '-gnu' : '-musl') : ''
-const platform = `${process.platform}-${process.arch}${abi}`
+const abi = platform.endsWith('-gnu') ? '-gnu' : platform.endsWith('-musl') ? '-musl' : ''
 const linuxGnu = process.platform === 'linux' && abi === '-gnu' && ['x64', 'arm64'].includes(process.arch)
 const hasAvx2 = () => {
   try {
@@ -145,30 +147,6 @@ async function versionOf(rt, bin) {
   return stdout.trim().split('\n')[0].replace(/^v/, '').replace(/^deno /, '').replace(/ \(.*$/, '')
 }
 
-// ---- the package, packed and installed as users get it ----
-function packAndInstall(work) {
-  const binary = `yc-iam-token.${platform}.node`
-  if (!existsSync(join(root, binary))) {
-    throw new Error(`no ${binary} in ${root}: build first (npm run build, or npm run build:dist)`)
-  }
-  const quiet = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }
-  execFileSync(join(root, 'node_modules', '.bin', 'napi'), ['create-npm-dirs'], { cwd: root, ...quiet })
-  const platformDir = join(work, platform)
-  cpSync(join(root, 'npm', platform), platformDir, { recursive: true })
-  copyFileSync(join(root, binary), join(platformDir, binary))
-  const [platformTgz] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: platformDir, ...quiet }))
-  const [mainTgz] = JSON.parse(execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root, ...quiet }))
-  const project = join(work, 'app')
-  mkdirSync(project)
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
-  execFileSync(
-    npm,
-    ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, mainTgz.filename), join(work, platformTgz.filename)],
-    { cwd: project, ...quiet },
-  )
-  return { project, mainTgz, platformTgz }
-}
-
 // ---- the probe: the same checks, once through require() and once through import ----
 // It runs inside the runtime under test (Node 16 included), so it keeps to old syntax, and it
 // prints one line, PROBE_RESULT <json>, then returns: the process must exit by itself.
@@ -234,7 +212,8 @@ function writeProbes(project) {
       `await probe({ ${names.join(', ')} }, 'esm')\n`,
   )
   // Loads the package and nothing else: for the Deno permission checks.
-  writeFileSync(join(project, 'load.cjs'), `require('yc-iam-token')\nconsole.log('LOADED')\n`)
+  // require() loads no native code: createJwt is the first call that does.
+  writeFileSync(join(project, 'load.cjs'), `const { createJwt } = require('yc-iam-token')\ntry { createJwt({}) } catch (e) { if (e.code === 'ERR_INVALID_KEY') console.log('LOADED'); else console.log(e.message) }\n`)
 }
 
 function commandFor(rt, bin, file, denoFlags = DENO_FLAGS) {
@@ -315,6 +294,10 @@ function judge(result, ctx) {
 
 // ---- the run ----
 async function main() {
+  if (installOnly) {
+    for (const rt of RUNTIMES) console.log(`runtime-matrix: ${rt.id} at ${await ensureRuntime(rt)}`)
+    return 0
+  }
   const work = mkdtempSync(join(tmpdir(), 'yc-iam-token-matrix-'))
   const rows = []
   const problems = []
@@ -394,7 +377,7 @@ async function main() {
   return rows.some((r) => r.failed) ? 1 : 0
 }
 
-/** Deno: whether each of DENO_FLAGS is needed (the package fails to load without it). */
+/** Deno: whether each of DENO_FLAGS is needed (the native addon fails to load without it). */
 async function denoMinimality(rt, bin, project, env) {
   const loads = async (flags) => {
     const out = await runChild(rt, bin, 'load.cjs', project, env, flags)
@@ -436,7 +419,7 @@ function report(rows, problems) {
   const deno = rows.find((r) => r.denoFlags)
   if (deno) {
     const unneeded = Object.entries(deno.denoFlags).filter(([, n]) => !n).map(([f]) => f)
-    console.log(`\nDeno flags: ${DENO_FLAGS.join(' ')}${unneeded.length ? ` (loads without ${unneeded.join(', ')} too: drop it)` : ' (each one needed)'}`)
+    console.log(`\nDeno flags: ${DENO_FLAGS.join(' ')}${unneeded.length ? ` (works without ${unneeded.join(', ')} too: drop it)` : ' (each one needed)'}`)
   }
   const unseen = rows.filter((r) => Object.values(r.envAtRuntime).includes('no')).map((r) => r.runtime)
   if (unseen.length) {

@@ -28,11 +28,15 @@ use napi::{JsString, JsValue, ValueType};
 use napi_derive::napi;
 use tokio::sync::watch;
 
-use yc_iam_token_core::api::{self, CallSettings, JwtOptions, KeyOptions, MetadataOptions};
+use yc_iam_token_core::api::{
+    self, CallSettings, FederationOptions, JwtOptions, KeyOptions, MetadataOptions, OAuthOptions,
+    ProfileOptions, ProfileOutcome, ProfileToken,
+};
 use yc_iam_token_core::env as core_env;
 use yc_iam_token_core::key::KeyInput;
 use yc_iam_token_core::value::Value;
 use yc_iam_token_core::{cache, limits, Cached, Error, ErrorCode};
+use zeroize::Zeroizing;
 
 /// Two runtime workers: signing (~1 ms a JWT) and a few sockets need no more, and napi-rs's
 /// default of one worker per core would start 64 threads on a 64-core host.
@@ -59,6 +63,8 @@ pub struct NativeToken {
     pub token_type: String,
     /// How long the token may be handed out again without asking the native cache.
     pub fresh_for_ms: f64,
+    /// Where it came from: "fetched", "cache", "stale" or "fallback" (debug output, metrics).
+    pub origin: String,
 }
 
 impl From<Cached> for NativeToken {
@@ -68,6 +74,7 @@ impl From<Cached> for NativeToken {
             expires_at_ms: cached.token.expires_at_ms,
             token_type: "Bearer".into(),
             fresh_for_ms: cached.fresh_for.as_secs_f64() * 1000.0,
+            origin: cached.origin.as_str().into(),
         }
     }
 }
@@ -95,15 +102,6 @@ impl Cancel {
 }
 
 #[napi(ts_return_type = "Promise<NativeToken>")]
-pub fn token_from_context<'env>(env: &'env Env, context: Unknown<'env>) -> Result<Unknown<'env>> {
-    let context = read_value(context, CONTEXT_FIELDS)?;
-    match guard(|| api::token_from_context(&context)) {
-        Ok(cached) => Ok(PromiseRaw::resolve(env, NativeToken::from(cached))?.to_unknown()),
-        Err(e) => rejected(env, &e),
-    }
-}
-
-#[napi(ts_return_type = "Promise<NativeToken>")]
 pub fn token_from_key<'env>(
     env: &'env Env,
     key: Unknown<'env>,
@@ -121,9 +119,11 @@ pub fn token_from_key<'env>(
         Ok((key_input(key)?, key_options, read_env(process_env)?))
     });
     match request {
-        Ok((key, options, process_env)) => spawn(env, cancel, async move {
-            api::token_from_key(key, options, &process_env).await
-        }),
+        // Called here, not in the task: the call (its deadline, its place in the cache's
+        // single flight) starts now.
+        Ok((key, options, process_env)) => {
+            spawn(env, cancel, api::token_from_key(key, options, &process_env))
+        }
         Err(e) => rejected(env, &e),
     }
 }
@@ -147,6 +147,155 @@ pub fn token_from_metadata<'env>(
         Ok((options, process_env)) => spawn(env, cancel, async move {
             api::token_from_metadata(options, &process_env).await
         }),
+        Err(e) => rejected(env, &e),
+    }
+}
+
+#[napi(ts_return_type = "Promise<NativeToken>")]
+pub fn token_from_federation<'env>(
+    env: &'env Env,
+    options: Option<Unknown<'env>>,
+    cancel: Option<&Cancel>,
+    process_env: Option<Unknown<'env>>,
+) -> Result<Unknown<'env>> {
+    let request = guard(|| {
+        let options = read_options(options, FEDERATION_OPTIONS)?;
+        let federation_options = FederationOptions {
+            service_account_id: opt_string(&options, "serviceAccountId")?,
+            subject_token: opt_string(&options, "subjectToken")?,
+            subject_token_file: opt_string(&options, "subjectTokenFile")?,
+            audience: opt_string(&options, "audience")?,
+            endpoint: opt_string(&options, "endpoint")?,
+            call: call_settings(&options)?,
+        };
+        Ok((federation_options, read_env(process_env)?))
+    });
+    match request {
+        Ok((options, process_env)) => spawn(env, cancel, async move {
+            api::token_from_federation(options, &process_env).await
+        }),
+        Err(e) => rejected(env, &e),
+    }
+}
+
+/// Why federation is not getToken's source here (null when it is): the core's rule over
+/// YC_SERVICE_ACCOUNT_ID, YC_ID_TOKEN, YC_ID_TOKEN_FILE and GitHub Actions' variables.
+/// index.js decides it in JS (lib/sources.js, so that getToken needs no binary to get as far
+/// as YC_IAM_TOKEN); this is the reference a test holds that copy to.
+#[napi(ts_return_type = "string | null")]
+pub fn federation_applies(process_env: Option<Unknown>) -> Result<Option<String>> {
+    let process_env = read_env(process_env).map_err(|e| napi::Error::from_reason(e.message))?;
+    Ok(api::federation_applies(&process_env).err())
+}
+
+/// A user's OAuth token exchanged at IAM (getToken's YC_TOKEN).
+#[napi(ts_return_type = "Promise<NativeToken>")]
+pub fn token_from_oauth<'env>(
+    env: &'env Env,
+    token: Unknown<'env>,
+    options: Option<Unknown<'env>>,
+    cancel: Option<&Cancel>,
+    process_env: Option<Unknown<'env>>,
+) -> Result<Unknown<'env>> {
+    let request = guard(|| {
+        let token = read_value(token, &[])
+            .map_err(|_| Error::invalid_arg("the OAuth token cannot be read"))?;
+        let token = match &token {
+            Value::String(token) => Zeroizing::new(token.clone()),
+            other => {
+                return Err(Error::invalid_arg(format!(
+                    "the OAuth token must be a string (got {})",
+                    other.type_name()
+                )))
+            }
+        };
+        let options = read_options(options, KEY_OPTIONS)?;
+        let oauth_options = OAuthOptions {
+            endpoint: opt_string(&options, "endpoint")?,
+            call: call_settings(&options)?,
+        };
+        Ok((token, oauth_options, read_env(process_env)?))
+    });
+    match request {
+        Ok((token, options, process_env)) => spawn(
+            env,
+            cancel,
+            api::token_from_oauth(token, options, &process_env),
+        ),
+        Err(e) => rejected(env, &e),
+    }
+}
+
+/// What getToken's `yc` profile step found: a token and its source, or why the profile is
+/// no source here.
+#[napi(object)]
+pub struct NativeProfileAnswer {
+    /// The token; its `expiresAtMs` is NaN when the expiry is not known (yc's output, an IAM
+    /// token in the profile).
+    pub token: Option<NativeToken>,
+    /// `profile`, or `yc` when the token came from running `yc iam create-token`.
+    pub source: Option<String>,
+    /// The profile's name.
+    pub profile: Option<String>,
+    /// Why the profile does not apply.
+    pub reason: Option<String>,
+}
+
+impl From<ProfileOutcome> for NativeProfileAnswer {
+    fn from(outcome: ProfileOutcome) -> Self {
+        match outcome {
+            ProfileOutcome::Token {
+                token,
+                kind,
+                profile,
+            } => NativeProfileAnswer {
+                token: Some(match token {
+                    ProfileToken::Exchanged(cached) => NativeToken::from(cached),
+                    ProfileToken::AsIs(access_token) => NativeToken {
+                        access_token,
+                        expires_at_ms: f64::NAN,
+                        token_type: "Bearer".into(),
+                        fresh_for_ms: 0.0,
+                        origin: "fetched".into(),
+                    },
+                }),
+                source: Some(kind.source().into()),
+                profile: Some(profile),
+                reason: None,
+            },
+            ProfileOutcome::DoesNotApply(reason) => NativeProfileAnswer {
+                token: None,
+                source: None,
+                profile: None,
+                reason: Some(reason),
+            },
+        }
+    }
+}
+
+/// getToken's `yc` profile step: YC_PROFILE's profile, else the config's `current` one.
+#[napi(ts_return_type = "Promise<NativeProfileAnswer>")]
+pub fn token_from_profile<'env>(
+    env: &'env Env,
+    options: Option<Unknown<'env>>,
+    cancel: Option<&Cancel>,
+    process_env: Option<Unknown<'env>>,
+) -> Result<Unknown<'env>> {
+    let request = guard(|| {
+        let options = read_options(options, KEY_OPTIONS)?;
+        let profile_options = ProfileOptions {
+            endpoint: opt_string(&options, "endpoint")?,
+            call: call_settings(&options)?,
+        };
+        Ok((profile_options, read_env(process_env)?))
+    });
+    match request {
+        Ok((options, process_env)) => spawn_with(
+            env,
+            cancel,
+            async move { api::token_from_profile(options, &process_env).await },
+            NativeProfileAnswer::from,
+        ),
         Err(e) => rejected(env, &e),
     }
 }
@@ -179,6 +328,9 @@ pub struct Limits {
     pub max_retries: u32,
     pub max_input_bytes: u32,
     pub max_path_chars: u32,
+    pub max_token_chars: u32,
+    pub max_token_lifetime_sec: f64,
+    pub max_cache_entries: u32,
     /// The environment variables the native side reads, for `index.js` to hand over.
     pub env_names: Vec<String>,
 }
@@ -190,6 +342,9 @@ pub fn limits() -> Limits {
         max_retries: limits::MAX_RETRIES,
         max_input_bytes: limits::MAX_INPUT_BYTES as u32,
         max_path_chars: limits::MAX_PATH_CHARS as u32,
+        max_token_chars: limits::MAX_TOKEN_CHARS as u32,
+        max_token_lifetime_sec: limits::MAX_TOKEN_LIFETIME.as_secs_f64(),
+        max_cache_entries: limits::MAX_CACHE_ENTRIES as u32,
         env_names: core_env::NAMES.iter().map(|n| n.to_string()).collect(),
     }
 }
@@ -217,6 +372,20 @@ fn spawn<'env>(
     cancel: Option<&Cancel>,
     work: impl std::future::Future<Output = yc_iam_token_core::Result<Cached>> + Send + 'static,
 ) -> Result<Unknown<'env>> {
+    spawn_with(env, cancel, work, NativeToken::from)
+}
+
+/// Runs `work` on the runtime as a promise of `convert`'s value, stopped by `cancel`.
+fn spawn_with<'env, T, V>(
+    env: &'env Env,
+    cancel: Option<&Cancel>,
+    work: impl std::future::Future<Output = yc_iam_token_core::Result<T>> + Send + 'static,
+    convert: fn(T) -> V,
+) -> Result<Unknown<'env>>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+{
     let mut cancelled = cancel.map(|c| c.fired.subscribe());
     let future = async move {
         // Its own task, so that a panic in it becomes ERR_INTERNAL instead of a lost promise.
@@ -235,8 +404,8 @@ fn spawn<'env>(
         };
         Ok(outcome)
     };
-    let promise = env.spawn_future_with_callback(future, |env, outcome| match outcome {
-        Ok(cached) => Ok(NativeToken::from(cached)),
+    let promise = env.spawn_future_with_callback(future, move |env, outcome| match outcome {
+        Ok(value) => Ok(convert(value)),
         Err(e) => Err(napi::Error::from(js_error(env, &e)?)),
     })?;
     Ok(promise.to_unknown())
@@ -290,25 +459,18 @@ const KEY_FIELDS: Fields = &[
     Field("private_key", &[]),
     Field("privateKey", &[]),
     Field("key", &[Field("id", &[]), Field("serviceAccountId", &[])]),
+    // Only to name what was passed by mistake (a context, a package.json, a public key).
+    Field("token", &[]),
+    Field("requestId", &[]),
+    Field("access_token", &[]),
+    Field("dependencies", &[]),
+    Field("devDependencies", &[]),
+    Field("name", &[]),
+    Field("version", &[]),
+    Field("public_key", &[]),
+    Field("publicKey", &[]),
 ];
-const CONTEXT_FIELDS: Fields = &[Field(
-    "token",
-    &[
-        Field("access_token", &[]),
-        Field("expires_in", &[]),
-        Field("token_type", &[]),
-    ],
-)];
-const SIGNAL: Field = Field(
-    "signal",
-    &[
-        Field("aborted", &[]),
-        Field("addEventListener", &[]),
-        Field("removeEventListener", &[]),
-    ],
-);
 const KEY_OPTIONS: Fields = &[
-    SIGNAL,
     Field("timeoutMs", &[]),
     Field("retries", &[]),
     Field("cache", &[]),
@@ -316,11 +478,20 @@ const KEY_OPTIONS: Fields = &[
     Field("audience", &[]),
 ];
 const METADATA_OPTIONS: Fields = &[
-    SIGNAL,
     Field("timeoutMs", &[]),
     Field("retries", &[]),
     Field("cache", &[]),
     Field("endpoint", &[]),
+];
+const FEDERATION_OPTIONS: Fields = &[
+    Field("timeoutMs", &[]),
+    Field("retries", &[]),
+    Field("cache", &[]),
+    Field("endpoint", &[]),
+    Field("serviceAccountId", &[]),
+    Field("subjectToken", &[]),
+    Field("subjectTokenFile", &[]),
+    Field("audience", &[]),
 ];
 const JWT_OPTIONS: Fields = &[Field("audience", &[]), Field("lifetimeSec", &[])];
 
@@ -411,14 +582,7 @@ fn read_options(options: Option<Unknown>, fields: Fields) -> std::result::Result
 }
 
 fn call_settings(options: &Value) -> yc_iam_token_core::Result<CallSettings> {
-    match options.get("signal") {
-        Value::Missing | Value::Null => {}
-        signal @ Value::Object(_)
-            if matches!(signal.get("aborted"), Value::Bool(_))
-                && matches!(signal.get("addEventListener"), Value::Other("function"))
-                && matches!(signal.get("removeEventListener"), Value::Other("function")) => {}
-        other => return Err(wrong_option("signal", "an AbortSignal", other)),
-    }
+    // `signal` is index.js's: it checks it and wires it to a `Cancel`.
     Ok(CallSettings {
         timeout_ms: opt_number(options, "timeoutMs")?,
         retries: opt_number(options, "retries")?,

@@ -4,9 +4,15 @@
 //! their own tokio task, so a caller that stops waiting (its timeout or signal) never cancels
 //! a refresh other callers share, and a failed background refresh has no one to reject.
 //! Nothing runs on a timer: serverless runtimes freeze timers between invocations.
+//!
+//! Single flight covers every caller that started before a refresh ended: a caller that
+//! started while a refresh was in flight but reached the cache after it failed (say, it was
+//! still reading its key file) gets that failure too; a call that starts after it tries afresh.
+//! The cache holds at most [`MAX_CACHE_ENTRIES`] entries: dead ones (no token, or an expired
+//! one, and no refresh) go first, then the least recently used.
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -16,7 +22,10 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
+use crate::federation::SubjectIdentity;
 use crate::key::Identity;
+use crate::limits::MAX_CACHE_ENTRIES;
+use crate::lru::LruMap;
 use crate::token::Token;
 
 /// A token this old is refreshed in the background (Yandex's advice: about every hour).
@@ -29,7 +38,8 @@ pub const MIN_ATTEMPT_GAP: Duration = Duration::from_secs(10);
 /// more than this left.
 pub const FALLBACK_MIN_LEFT: Duration = Duration::from_secs(30);
 
-/// What a cache entry is for. The key identity is a hash: the private key is never a map key.
+/// What a cache entry is for. Identities are hashes or paths: no private key or token is ever a
+/// map key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CacheKey {
     Key {
@@ -39,6 +49,18 @@ pub enum CacheKey {
     Metadata {
         endpoint: String,
     },
+    /// Workload identity federation: the subject's source (a file path, or a hash of the token
+    /// text or of GitHub's request), never the token.
+    Federation {
+        endpoint: String,
+        service_account_id: String,
+        subject: SubjectIdentity,
+    },
+    /// A user's OAuth token exchanged at IAM, by its SHA-256.
+    OAuth {
+        endpoint: String,
+        token_hash: [u8; 32],
+    },
 }
 
 /// A token from the cache, and how long it may be handed out again without asking the cache
@@ -47,6 +69,32 @@ pub enum CacheKey {
 pub struct Cached {
     pub token: Token,
     pub fresh_for: Duration,
+    pub origin: Origin,
+}
+
+/// Where a token came from, for debug output and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Fetched by this call (or by the refresh it waited for).
+    Fetched,
+    /// Fresh in the cache.
+    Cache,
+    /// Old (an hour or more, or near expiry with a refresh just tried): handed out while a
+    /// refresh runs or waits its turn.
+    Stale,
+    /// The old token, because the refresh failed for a passing reason.
+    Fallback,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Fetched => "fetched",
+            Origin::Cache => "cache",
+            Origin::Stale => "stale",
+            Origin::Fallback => "fallback",
+        }
+    }
 }
 
 type Outcome = Option<Result<Token>>;
@@ -56,10 +104,42 @@ struct Entry {
     held: Option<Token>,
     refresh: Option<watch::Receiver<Outcome>>,
     last_attempt: Option<Instant>,
+    /// How the last refresh failed, and how many calls had started by then: those share it.
+    last_failure: Option<(CallStart, Error)>,
+}
+
+impl Entry {
+    /// Holds nothing worth keeping: no usable token and no refresh in flight.
+    fn is_dead(&self, now: Instant) -> bool {
+        self.refresh.is_none()
+            && self
+                .held
+                .as_ref()
+                .is_none_or(|token| token.remaining(now).is_zero())
+    }
+}
+
+/// When a call started, in the order calls start (a count, so that it is exact whatever the
+/// clocks do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CallStart(u64);
+
+static CALLS_STARTED: AtomicU64 = AtomicU64::new(0);
+
+impl CallStart {
+    /// Marks the start of a call: take it before anything is awaited.
+    pub fn now() -> CallStart {
+        CallStart(CALLS_STARTED.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The mark the next call will get: every call with a smaller one started before this.
+    fn next() -> CallStart {
+        CallStart(CALLS_STARTED.load(Ordering::Relaxed))
+    }
 }
 
 pub struct Cache {
-    entries: Mutex<HashMap<CacheKey, Arc<Mutex<Entry>>>>,
+    entries: Mutex<LruMap<CacheKey, Arc<Mutex<Entry>>>>,
     pub clock: Clock,
 }
 
@@ -71,6 +151,7 @@ pub fn global() -> &'static Cache {
 
 enum Step {
     Ready(Cached),
+    Failed(Error),
     Wait {
         refresh: watch::Receiver<Outcome>,
         fallback: Option<Token>,
@@ -93,23 +174,31 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Cache {
     pub fn new(clock: Clock) -> Self {
         Cache {
-            entries: Mutex::default(),
+            entries: Mutex::new(LruMap::new(MAX_CACHE_ENTRIES)),
             clock,
         }
     }
 
-    /// The token for `key`, fetching it with `fetch` when the entry needs it. `timeout` bounds
-    /// this caller's wait only: a refresh another caller started runs on with its own deadline,
-    /// and a wait that runs out falls back to the old token like a refresh that timed out.
-    pub async fn get<F, Fut>(&self, key: CacheKey, fetch: F, timeout: Duration) -> Result<Cached>
+    /// The token for `key`, fetching it with `fetch` when the entry needs it. `started` is
+    /// when the caller's call began (see the single-flight rule above). `timeout` bounds this
+    /// caller's wait only: a refresh another caller started runs on with its own deadline, and
+    /// a wait that runs out falls back to the old token like a refresh that timed out.
+    pub async fn get<F, Fut>(
+        &self,
+        key: CacheKey,
+        fetch: F,
+        started: CallStart,
+        timeout: Duration,
+    ) -> Result<Cached>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Token>> + Send + 'static,
     {
-        let entry = lock(&self.entries).entry(key).or_default().clone();
-        let step = self.step(&entry, fetch);
+        let entry = self.entry(key);
+        let step = self.step(&entry, fetch, started);
         match step {
             Step::Ready(cached) => Ok(cached),
+            Step::Failed(e) => Err(e),
             Step::Wait {
                 mut refresh,
                 fallback,
@@ -127,12 +216,15 @@ impl Cache {
                 let now = self.clock.now();
                 match (outcome, fallback) {
                     (Ok(token), _) if token.remaining(now).is_zero() => Err(expired_on_arrival()),
-                    (Ok(token), _) => Ok(self.cached(token, now)),
+                    (Ok(token), _) => Ok(self.cached(token, now, Origin::Fetched)),
                     (Err(e), Some(old))
                         if matches!(e.code, ErrorCode::Unavailable | ErrorCode::Timeout)
                             && old.remaining(now) > FALLBACK_MIN_LEFT =>
                     {
-                        Ok(Cached::once(old))
+                        Ok(Cached {
+                            origin: Origin::Fallback,
+                            ..Cached::once(old)
+                        })
                     }
                     (Err(e), _) => Err(e),
                 }
@@ -140,7 +232,27 @@ impl Cache {
         }
     }
 
-    fn step<F, Fut>(&self, entry: &Arc<Mutex<Entry>>, fetch: F) -> Step
+    fn entry(&self, key: CacheKey) -> Arc<Mutex<Entry>> {
+        let mut entries = lock(&self.entries);
+        if let Some(entry) = entries.get(&key) {
+            return entry.clone();
+        }
+        let entry = Arc::new(Mutex::new(Entry::default()));
+        let now = self.clock.now();
+        entries.insert(key, entry.clone(), |e| lock(e).is_dead(now));
+        entry
+    }
+
+    /// Entries held (tests).
+    pub fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn step<F, Fut>(&self, entry: &Arc<Mutex<Entry>>, fetch: F, started: CallStart) -> Step
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Token>> + Send + 'static,
@@ -154,7 +266,14 @@ impl Cache {
         {
             state.held = None; // never hand out an expired token
         }
+        let failed_since_started = match &state.last_failure {
+            Some((by, e)) if started < *by && state.refresh.is_none() => Some(e.clone()),
+            _ => None,
+        };
         let Some(held) = state.held.clone() else {
+            if let Some(e) = failed_since_started {
+                return Step::Failed(e);
+            }
             let refresh = match &state.refresh {
                 Some(refresh) => refresh.clone(),
                 None => self.start_refresh(entry, &mut state, now, fetch()),
@@ -174,7 +293,12 @@ impl Cache {
             {
                 self.start_refresh(entry, &mut state, now, fetch());
             }
-            return Step::Ready(self.cached(held, now));
+            let origin = if now.saturating_duration_since(held.obtained_at) >= STALE_AFTER {
+                Origin::Stale
+            } else {
+                Origin::Cache
+            };
+            return Step::Ready(self.cached(held, now, origin));
         }
         // Expiring: wait for a refresh, unless one was just tried (no hot loop against a
         // service that keeps answering with the same near-expiry token).
@@ -183,7 +307,10 @@ impl Cache {
                 refresh: refresh.clone(),
                 fallback: Some(held),
             },
-            None if recently_tried => Step::Ready(Cached::once(held)),
+            None if recently_tried => Step::Ready(Cached {
+                origin: Origin::Stale,
+                ..Cached::once(held)
+            }),
             None => Step::Wait {
                 refresh: self.start_refresh(entry, &mut state, now, fetch()),
                 fallback: Some(held),
@@ -213,6 +340,10 @@ impl Cache {
             {
                 let mut state = lock(&entry);
                 state.refresh = None;
+                state.last_failure = outcome
+                    .as_ref()
+                    .err()
+                    .map(|e| (CallStart::next(), e.clone()));
                 match &outcome {
                     Ok(token) => state.held = Some(token.clone()),
                     Err(e) if e.code == ErrorCode::IamRejected => state.held = None,
@@ -224,13 +355,14 @@ impl Cache {
         refresh
     }
 
-    fn cached(&self, token: Token, now: Instant) -> Cached {
+    fn cached(&self, token: Token, now: Instant, origin: Origin) -> Cached {
         let until_stale =
             STALE_AFTER.saturating_sub(now.saturating_duration_since(token.obtained_at));
         let until_expiring = token.remaining(now).saturating_sub(EXPIRING_WITHIN);
         Cached {
             fresh_for: until_stale.min(until_expiring),
             token,
+            origin,
         }
     }
 
@@ -304,7 +436,12 @@ mod tests {
 
     async fn get(cache: &Cache, up: &Arc<Upstream>) -> Result<Cached> {
         cache
-            .get(key(), up.fetch(cache), Duration::from_secs(5))
+            .get(
+                key(),
+                up.fetch(cache),
+                CallStart::now(),
+                Duration::from_secs(5),
+            )
             .await
     }
 
@@ -397,13 +534,13 @@ mod tests {
         cache.clock.advance(12 * HOUR - Duration::from_secs(120));
         let hanging = || std::future::pending::<Result<Token>>();
         let got = cache
-            .get(key(), hanging, Duration::from_millis(50))
+            .get(key(), hanging, CallStart::now(), Duration::from_millis(50))
             .await
             .unwrap();
         assert_eq!(got.token.access_token, first.token.access_token);
         cache.clock.advance(Duration::from_secs(100));
         let e = cache
-            .get(key(), hanging, Duration::from_millis(50))
+            .get(key(), hanging, CallStart::now(), Duration::from_millis(50))
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::Timeout, "20 s left: no fallback");
@@ -460,6 +597,44 @@ mod tests {
         }
         // 120 s of calls, one attempt per 10 s at most.
         assert!(up.calls() <= 13, "{}", up.calls());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_started_during_a_failed_refresh_shares_its_failure() {
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
+        up.fail(Some(Error::unavailable("down")));
+        let started = CallStart::now();
+        assert!(get(&cache, &up).await.is_err());
+        // Started before the failure, arrived after it (a key file read, say): the same error.
+        let late = cache
+            .get(key(), up.fetch(&cache), started, Duration::from_secs(5))
+            .await;
+        assert_eq!(late.unwrap_err().code, ErrorCode::Unavailable);
+        assert_eq!(up.calls(), 1);
+        // A call that starts after the failure tries afresh.
+        up.fail(None);
+        assert!(get(&cache, &up).await.is_ok());
+        assert_eq!(up.calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cache_holds_a_bounded_number_of_entries() {
+        let (cache, up) = (Cache::new(Clock::detached()), Upstream::new(12 * HOUR));
+        for i in 0..(4 * MAX_CACHE_ENTRIES) {
+            let key = CacheKey::Metadata {
+                endpoint: format!("http://md/{i}"),
+            };
+            let fetch = up.fetch(&cache);
+            cache
+                .get(key, fetch, CallStart::now(), Duration::from_secs(5))
+                .await
+                .unwrap();
+        }
+        assert_eq!(cache.len(), MAX_CACHE_ENTRIES);
+        // Once their tokens have expired, the entries go when a new one arrives.
+        cache.clock.advance(13 * HOUR);
+        get(&cache, &up).await.unwrap();
+        assert_eq!(cache.len(), 1);
     }
 
     async fn futures_join<T: Send + 'static>(

@@ -69,7 +69,7 @@ impl fmt::Display for FileError {
 }
 
 /// A short reason for an I/O failure (never the OS text alone: it can be localized).
-fn io_reason(e: &io::Error) -> String {
+pub fn io_reason(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::NotFound => "no such file".into(),
         io::ErrorKind::PermissionDenied => "permission denied".into(),

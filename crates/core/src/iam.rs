@@ -42,23 +42,93 @@ struct ErrorAnswer {
     message: Option<String>,
 }
 
+/// What is exchanged at IAM for an IAM token: a service account's key (as a JWT signed for
+/// each attempt) or a user's OAuth token. Both exchanges share one request path and one
+/// answer parser; only the body and the advice on a rejection differ.
+#[derive(Clone, Copy)]
+enum Credential<'a> {
+    Key {
+        key: &'a AuthorizedKey,
+        audience: &'a str,
+    },
+    OAuth(&'a str),
+}
+
+impl Credential<'_> {
+    fn body(&self) -> Result<Zeroizing<String>> {
+        Ok(Zeroizing::new(match self {
+            // A fresh JWT for each attempt: its iat must be recent.
+            Credential::Key { key, audience } => {
+                let jwt = jwt::create_jwt(key, audience, jwt::MAX_LIFETIME_SECS)?;
+                serde_json::json!({ "jwt": jwt.expose() }).to_string()
+            }
+            Credential::OAuth(token) => {
+                serde_json::json!({ "yandexPassportOauthToken": token }).to_string()
+            }
+        }))
+    }
+
+    /// What IAM rejected, for the message.
+    fn noun(&self) -> &'static str {
+        match self {
+            Credential::Key { .. } => "the key",
+            Credential::OAuth(_) => "the OAuth token",
+        }
+    }
+
+    fn hint(&self, status: StatusCode) -> &'static str {
+        match (self, status) {
+            (Credential::Key { .. }, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                "; check that the authorized key still exists (yc iam key list) and belongs to this service account"
+            }
+            (Credential::OAuth(_), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                "; the OAuth token is invalid, expired or revoked: get a new one (yc init, or \
+                 https://oauth.yandex.com/authorize?response_type=token&client_id=1a6990aa636648e9b2ef855fa7bec2fb)"
+            }
+            _ => "",
+        }
+    }
+}
+
+/// An authorized key's JWT exchanged at IAM.
 pub async fn exchange(key: &AuthorizedKey, request: &Exchange) -> Result<Token> {
-    let deadline = tokio::time::Instant::now() + request.call.timeout;
+    let credential = Credential::Key {
+        key,
+        audience: &request.audience,
+    };
+    post(&request.endpoint, request.call, &request.route, credential).await
+}
+
+/// A user's OAuth token (`y0_…`, `AQAAAA…`) exchanged at IAM.
+pub async fn exchange_oauth(
+    oauth_token: &str,
+    endpoint: &str,
+    call: CallOptions,
+    route: &http::Route,
+) -> Result<Token> {
+    post(endpoint, call, route, Credential::OAuth(oauth_token)).await
+}
+
+async fn post(
+    endpoint: &str,
+    call: CallOptions,
+    route: &http::Route,
+    credential: Credential<'_>,
+) -> Result<Token> {
+    let deadline = tokio::time::Instant::now() + call.timeout;
     let what = format!(
         "IAM at {}{}",
-        crate::redact::url(&request.endpoint),
-        request.route.describe()
+        crate::redact::url(endpoint),
+        route.describe()
     );
-    let client = request.route.client(deadline).await?;
-    let call = request.call.until(deadline, &what)?;
+    let client = route.client(deadline).await?;
+    let call = call.until(deadline, &what)?;
     http::with_retries(&what, call, || async {
-        // A fresh JWT for each attempt: its iat must be recent.
-        let jwt = jwt::create_jwt(key, &request.audience, jwt::MAX_LIFETIME_SECS)?;
-        let body = Zeroizing::new(serde_json::json!({ "jwt": jwt.expose() }).to_string());
+        let body = credential.body()?;
         let sent_at = clock::now();
         let sent_wall_ms = clock::wall_ms();
         let response = client
-            .post(&request.endpoint)
+            .post(endpoint)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.as_bytes().to_vec())
             .send()
@@ -70,28 +140,26 @@ pub async fn exchange(key: &AuthorizedKey, request: &Exchange) -> Result<Token> 
         }
         let body = http::read_body(response, &what).await?;
         if status != StatusCode::OK {
-            return Err(Failure::fatal(rejection(status, &body, &what)));
+            return Err(Failure::fatal(rejection(status, &body, &what, credential)));
         }
         parse_token(&body, sent_at, sent_wall_ms, &what).map_err(Failure::fatal)
     })
     .await
 }
 
-fn rejection(status: StatusCode, body: &[u8], what: &str) -> Error {
+fn rejection(status: StatusCode, body: &[u8], what: &str, credential: Credential<'_>) -> Error {
     let said = serde_json::from_slice::<ErrorAnswer>(body)
         .ok()
         .and_then(|a| a.message)
         .map(|m| format!(": \"{}\"", crate::redact::excerpt(&m)))
         .unwrap_or_default();
-    let hint = match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            "; check that the authorized key still exists (yc iam key list) and belongs to this service account"
-        }
-        _ => "",
-    };
     Error::new(
         ErrorCode::IamRejected,
-        format!("{what} rejected the key with {status}{said}{hint}"),
+        format!(
+            "{what} rejected {} with {status}{said}{}",
+            credential.noun(),
+            credential.hint(status)
+        ),
     )
     .with_status(status.as_u16())
 }

@@ -1,11 +1,11 @@
 //! Authorized keys: every input form the contract lists, turned into a ready signing key.
 //!
 //! Parsing an RSA key is the slow part of signing (aws-lc-rs validates the key), so parsed
-//! keys are kept in a small process-wide map keyed by the key's identity: a SHA-256 over the
-//! key id, the service account id and the key's DER. The identity is also the cache's key,
-//! so the same key passed as an object, JSON text, a path or a Buffer is one entry.
+//! keys are kept in a bounded process-wide map (least recently used go first) keyed by a
+//! SHA-256 of the key's DER. The cache's key is the key's identity: a SHA-256 over the key id,
+//! the service account id and that DER hash, so the same key passed as an object, JSON text,
+//! a path or a Buffer is one entry, and a key with another id is another.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -16,13 +16,12 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::files::FileError;
-use crate::limits::{MAX_INPUT_BYTES, MAX_PATH_CHARS};
+use crate::limits::{MAX_INPUT_BYTES, MAX_PARSED_KEYS, MAX_PATH_CHARS};
+use crate::lru::LruMap;
 use crate::redact::looks_like_json;
 use crate::value::Value;
 
 const MIN_RSA_BITS: usize = 2048;
-/// Parsed keys kept at most; a process uses one or two, so the map is simply emptied when full.
-const MAX_KEPT_KEYS: usize = 64;
 
 /// What the caller passed as `key`. Its text and bytes are zeroized once read.
 pub enum KeyInput {
@@ -138,6 +137,31 @@ fn from_json_text(text: &str, source: &str) -> Result<AuthorizedKey> {
     from_value(&Value::from_json(json), source)
 }
 
+/// What an object without a private key that users pass by mistake looks like, with the fix.
+fn mistaken_for_a_key(value: &Value) -> Option<&'static str> {
+    let has = |name: &str| value.get(name).is_present();
+    if has("private_key") || has("privateKey") {
+        return None;
+    }
+    if has("token") || has("requestId") {
+        return Some("a Cloud Functions context: pass it to tokenFromContext(context), or getToken({ context })");
+    }
+    if has("access_token") {
+        return Some(
+            "a function context's token: pass the whole context to tokenFromContext(context)",
+        );
+    }
+    if has("dependencies") || has("devDependencies") || (has("name") && has("version")) {
+        return Some(
+            "a package.json, not the key file `yc iam key create --output key.json` writes",
+        );
+    }
+    if has("public_key") || has("publicKey") {
+        return Some("the public half only: the private key is in the file `yc iam key create --output key.json` wrote, once");
+    }
+    None
+}
+
 /// The three documented shapes of a key object.
 #[derive(Clone, Copy)]
 enum Form {
@@ -186,6 +210,11 @@ fn from_value(value: &Value, source: &str) -> Result<AuthorizedKey> {
             value.type_name()
         )));
     }
+    if let Some(what) = mistaken_for_a_key(value) {
+        return Err(Error::invalid_key(format!(
+            "{source} is not an authorized key: it looks like {what}"
+        )));
+    }
     let form = Form::of(value);
     let field = |value: &Value, name: &str| string_field(value, name, form);
     let (key_id, sa_id) = match form {
@@ -216,8 +245,9 @@ fn from_value(value: &Value, source: &str) -> Result<AuthorizedKey> {
         form.private_key_field(),
     )?;
     let der = private_key_der(&pem, form)?;
-    let identity = identity_of(&key_id, &sa_id, &der);
-    let key_pair = key_pair_for(identity, &der, form)?;
+    let material = material_of(&der);
+    let identity = identity_of(&key_id, &sa_id, &material);
+    let key_pair = key_pair_for(material, &der, form)?;
     Ok(AuthorizedKey {
         key_id,
         service_account_id: sa_id,
@@ -286,23 +316,24 @@ impl Der {
     }
 }
 
-fn identity_of(key_id: &str, sa_id: &str, der: &Der) -> Identity {
-    // The encoding is part of the identity too, so that what a parse accepts never depends on
-    // which encoding of the same key was parsed before (the kept key pairs share this key).
+/// The cache identity: the key id, the service account id and the key material.
+fn identity_of(key_id: &str, sa_id: &str, material: &Identity) -> Identity {
+    sha256(&[key_id.as_bytes(), b"\0", sa_id.as_bytes(), b"\0", material])
+}
+
+/// What a parsed key pair is kept by: its DER and encoding. The encoding is part of it, so that
+/// what a parse accepts never depends on which encoding of the same key was parsed before.
+fn material_of(der: &Der) -> Identity {
     let kind: &[u8] = match der {
         Der::Pkcs8(_) => b"pkcs8",
         Der::Pkcs1(_) => b"pkcs1",
     };
+    sha256(&[kind, b"\0", der.bytes()])
+}
+
+fn sha256(parts: &[&[u8]]) -> Identity {
     let mut ctx = digest::Context::new(&digest::SHA256);
-    for part in [
-        key_id.as_bytes(),
-        b"\0",
-        sa_id.as_bytes(),
-        b"\0",
-        kind,
-        b"\0",
-        der.bytes(),
-    ] {
+    for part in parts {
         ctx.update(part);
     }
     let mut out = [0u8; 32];
@@ -310,17 +341,17 @@ fn identity_of(key_id: &str, sa_id: &str, der: &Der) -> Identity {
     out
 }
 
-fn kept_keys() -> &'static Mutex<HashMap<Identity, Arc<RsaKeyPair>>> {
-    static KEPT: OnceLock<Mutex<HashMap<Identity, Arc<RsaKeyPair>>>> = OnceLock::new();
-    KEPT.get_or_init(Default::default)
+fn kept_keys() -> &'static Mutex<LruMap<Identity, Arc<RsaKeyPair>>> {
+    static KEPT: OnceLock<Mutex<LruMap<Identity, Arc<RsaKeyPair>>>> = OnceLock::new();
+    KEPT.get_or_init(|| Mutex::new(LruMap::new(MAX_PARSED_KEYS)))
 }
 
-fn key_pair_for(identity: Identity, der: &Der, form: Form) -> Result<Arc<RsaKeyPair>> {
+fn key_pair_for(material: Identity, der: &Der, form: Form) -> Result<Arc<RsaKeyPair>> {
     let kept = kept_keys();
     if let Some(pair) = kept
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&identity)
+        .get(&material)
     {
         return Ok(pair.clone());
     }
@@ -349,11 +380,9 @@ fn key_pair_for(identity: Identity, der: &Der, form: Form) -> Result<Arc<RsaKeyP
         )));
     }
     let pair = Arc::new(pair);
-    let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
-    if kept.len() >= MAX_KEPT_KEYS {
-        kept.clear();
-    }
-    kept.insert(identity, pair.clone());
+    kept.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(material, pair.clone(), |_| false);
     Ok(pair)
 }
 
@@ -440,6 +469,30 @@ mod tests {
             "same id, another private key: another identity"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn what_users_pass_by_mistake_is_named() {
+        for (json, says) in [
+            (
+                r#"{"token":{"access_token":"t1.x","expires_in":1}}"#,
+                "tokenFromContext",
+            ),
+            (r#"{"access_token":"t1.x","expires_in":1}"#, "whole context"),
+            (
+                r#"{"name":"app","version":"1.0.0","dependencies":{}}"#,
+                "package.json",
+            ),
+            (
+                r#"{"id":"aje","service_account_id":"aje","public_key":"-----BEGIN PUBLIC KEY-----"}"#,
+                "public half",
+            ),
+        ] {
+            let e = load(KeyInput::Text(json.into())).unwrap_err();
+            assert_eq!(e.code, crate::ErrorCode::InvalidKey);
+            assert!(e.message.contains(says), "{json}: {}", e.message);
+            assert!(!e.message.contains("t1.x"));
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Yandex Cloud IAM tokens for a service account, from every place a program can get one:
-//! an authorized key (signed PS256 JWT, exchanged at IAM), the instance metadata service, or
-//! a Cloud Functions context. This is the napi-free core of the `yc-iam-token` Node.js addon,
+//! an authorized key (signed PS256 JWT, exchanged at IAM), the instance metadata service, a
+//! Cloud Functions context, a workload's OIDC token (workload identity federation: GitHub
+//! Actions, GitLab CI, Kubernetes), a user's OAuth token, or the `yc` CLI's profile. This is the napi-free core of the `yc-iam-token` Node.js addon,
 //! and a Rust library of its own: everything here runs in any tokio program.
 //!
 //! The operations are in [`api`]: each takes plain options (what a caller may leave out is an
@@ -40,13 +41,17 @@ pub mod clock;
 pub mod context;
 pub mod env;
 pub mod error;
+pub mod federation;
 pub mod files;
 mod http;
 pub mod iam;
 mod jwt;
 pub mod key;
 pub mod limits;
+mod lru;
 pub mod metadata;
+pub mod oauth;
+pub mod profile;
 pub mod redact;
 mod tls;
 pub mod token;

@@ -27,3 +27,8 @@ pub const MAX_CA_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
 /// HTTP clients kept at once, one per (service, proxy, CA bundle): more is emptied and
 /// started again (a process uses one or two).
 pub const MAX_HTTP_CLIENTS: usize = 8;
+/// Token cache entries kept (one per key or source and endpoint); the least recently used go
+/// first, and entries whose tokens have expired go before them.
+pub const MAX_CACHE_ENTRIES: usize = 1024;
+/// Parsed RSA keys kept for signing (parsing one costs ~1 ms).
+pub const MAX_PARSED_KEYS: usize = 256;

@@ -13,6 +13,10 @@
 //! | other non-200 2xx/1xx                         | `ERR_INVALID_RESPONSE` | no                |
 //! | 4xx                                           | the source's own (`ERR_IAM_REJECTED`, `ERR_NO_SERVICE_ACCOUNT`) | no |
 //! | a 200 that is not the documented answer       | `ERR_INVALID_RESPONSE` | no                |
+//! | a subject token file that cannot be read      | `ERR_INVALID_ARG`      | no                |
+//! | GitHub's ID-token endpoint: 429/5xx, 4xx      | as IAM's: `ERR_UNAVAILABLE` (yes), `ERR_IAM_REJECTED` (no) | (inside the exchange's attempt) |
+//! | `yc iam create-token` exits non-zero          | `ERR_UNAVAILABLE`      | no (not HTTP; yc retries itself) |
+//! | `yc iam create-token` prints no token         | `ERR_INVALID_RESPONSE` | no                |
 //! | the deadline passes                           | `ERR_TIMEOUT`          | —                 |
 
 use std::future::Future;
