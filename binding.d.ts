@@ -75,6 +75,13 @@ export interface NativeToken {
   origin: string
 }
 
+/**
+ * Why the yc profile cannot apply, from one `stat` of its config path (no file, no HOME); null
+ * when there is a config to read. Synchronous and cheap: getToken asks it on every call that
+ * gets that far (a VM's getToken() then costs microseconds, not a trip through the runtime).
+ */
+export declare function profileAbsent(processEnv?: unknown | undefined | null): string | null
+
 export declare function tokenFromFederation(options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>
 
 export declare function tokenFromKey(key: unknown, options?: unknown | undefined | null, cancel?: Cancel | undefined | null, processEnv?: unknown | undefined | null): Promise<NativeToken>

@@ -841,6 +841,7 @@ module.exports._clearCacheForTesting = nativeBinding._clearCacheForTesting
 module.exports.createJwt = nativeBinding.createJwt
 module.exports.federationApplies = nativeBinding.federationApplies
 module.exports.limits = nativeBinding.limits
+module.exports.profileAbsent = nativeBinding.profileAbsent
 module.exports.tokenFromFederation = nativeBinding.tokenFromFederation
 module.exports.tokenFromKey = nativeBinding.tokenFromKey
 module.exports.tokenFromMetadata = nativeBinding.tokenFromMetadata

@@ -255,6 +255,11 @@ function getToken(options) {
         tried.push(`metadata service: ${error.message}`)
         throw noCredentials(tried, error)
       })
+    const noProfile = native().profileAbsent(environment())
+    if (noProfile !== null) {
+      tried.push(`yc profile: ${noProfile}`)
+      return metadata()
+    }
     return profileAnswer({ ...call, endpoint }).then((answer) => {
       const token = sources.profileToken(answer, tried, toIamToken)
       if (token === undefined) return metadata()

@@ -188,6 +188,18 @@ pub fn federation_applies(process_env: Option<Unknown>) -> Result<Option<String>
     Ok(api::federation_applies(&process_env).err())
 }
 
+/// Why the yc profile cannot apply, from one `stat` of its config path (no file, no HOME); null
+/// when there is a config to read. Synchronous and cheap: getToken asks it on every call that
+/// gets that far (a VM's getToken() then costs microseconds, not a trip through the runtime).
+#[napi]
+pub fn profile_absent(process_env: Option<Unknown>) -> Result<Option<String>> {
+    let process_env = match process_env {
+        None => core_env::Env::process_only(yc_iam_token_core::profile::HOME_VARS),
+        given => read_env(given).map_err(|e| napi::Error::from_reason(e.message))?,
+    };
+    Ok(api::profile_absent(&process_env))
+}
+
 /// A user's OAuth token exchanged at IAM (getToken's YC_TOKEN).
 #[napi(ts_return_type = "Promise<NativeToken>")]
 pub fn token_from_oauth<'env>(

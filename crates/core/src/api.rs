@@ -224,6 +224,12 @@ impl std::fmt::Debug for FederationOptions {
 
 /// Whether federation is getToken's source here: `YC_SERVICE_ACCOUNT_ID` together with
 /// `YC_ID_TOKEN`, `YC_ID_TOKEN_FILE`, or both of GitHub Actions' variables. The reason when
+/// Why getToken's yc profile step cannot apply, without reading the config (see
+/// [`profile::absent`]); None when a config is there.
+pub fn profile_absent(env: &Env) -> Option<String> {
+    profile::absent(env)
+}
+
 /// it is not.
 pub fn federation_applies(env: &Env) -> std::result::Result<(), String> {
     let github = env.get(env::GITHUB_ID_TOKEN_URL).is_some()

@@ -90,6 +90,9 @@ pub enum Selection {
     DoesNotApply(String),
 }
 
+/// The variables the config's path comes from.
+pub const HOME_VARS: &[&str] = &["HOME", "USERPROFILE"];
+
 /// The config file's path, from HOME (else USERPROFILE); None when neither is set.
 pub fn config_path(env: &Env) -> Option<PathBuf> {
     let home = env.get("HOME").or_else(|| env.get("USERPROFILE"))?;
@@ -98,9 +101,28 @@ pub fn config_path(env: &Env) -> Option<PathBuf> {
     Some(path)
 }
 
+/// Why no profile can apply here without reading anything: HOME is not set, or no file is at
+/// the config's path (one `stat`, cheap enough for every getToken call); None when a config is
+/// there to read.
+pub fn absent(env: &Env) -> Option<String> {
+    let Some(path) = config_path(env) else {
+        return Some("HOME is not set, so there is no yc config to read".into());
+    };
+    if std::fs::metadata(&path).is_ok() {
+        return None;
+    }
+    Some(format!(
+        "no yc config at {} (yc init makes one)",
+        show_config_path(&path)
+    ))
+}
+
 /// Reads the config and picks the profile. Blocking (it reads a file and looks along PATH):
 /// call it off the async workers.
 pub fn select(env: &Env) -> Result<Selection> {
+    if let Some(reason) = absent(env) {
+        return Ok(Selection::DoesNotApply(reason));
+    }
     let Some(path) = config_path(env) else {
         return Ok(Selection::DoesNotApply(
             "HOME is not set, so there is no yc config to read".into(),
