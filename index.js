@@ -172,7 +172,7 @@ function tokenFromFederation(options) {
 
 /** getToken's YC_TOKEN: a user's OAuth token exchanged at IAM (`options`: endpoint and call options). */
 function tokenFromOauth(token, options) {
-  return startNative('YC_TOKEN', options, (cancel) => native().tokenFromOauth(token, options, cancel)).then(toIamToken)
+  return startNative('YC_TOKEN', options, (cancel) => native().tokenFromOauth(token, options, cancel, environment())).then(toIamToken)
 }
 
 /** getToken's yc profile step: resolves a native profile answer ({ token, source } or { reason }). */

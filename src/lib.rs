@@ -144,9 +144,10 @@ pub fn token_from_metadata<'env>(
         Ok((metadata_options, read_env(process_env)?))
     });
     match request {
-        Ok((options, process_env)) => spawn(env, cancel, async move {
-            api::token_from_metadata(options, &process_env).await
-        }),
+        // Called here, on the JS thread: the call's start (deadline, single flight) is now.
+        Ok((options, process_env)) => {
+            spawn(env, cancel, api::token_from_metadata(options, &process_env))
+        }
         Err(e) => rejected(env, &e),
     }
 }
@@ -171,9 +172,12 @@ pub fn token_from_federation<'env>(
         Ok((federation_options, read_env(process_env)?))
     });
     match request {
-        Ok((options, process_env)) => spawn(env, cancel, async move {
-            api::token_from_federation(options, &process_env).await
-        }),
+        // Called here, on the JS thread: the call's start (deadline, single flight) is now.
+        Ok((options, process_env)) => spawn(
+            env,
+            cancel,
+            api::token_from_federation(options, &process_env),
+        ),
         Err(e) => rejected(env, &e),
     }
 }
@@ -305,7 +309,7 @@ pub fn token_from_profile<'env>(
         Ok((options, process_env)) => spawn_with(
             env,
             cancel,
-            async move { api::token_from_profile(options, &process_env).await },
+            api::token_from_profile(options, &process_env),
             NativeProfileAnswer::from,
         ),
         Err(e) => rejected(env, &e),
@@ -555,9 +559,14 @@ fn key_input(key: Unknown) -> std::result::Result<KeyInput, Error> {
     };
     let napi_failed = |_| invalid("a value that cannot be read");
     match key.get_type().map_err(napi_failed)? {
-        ValueType::String => Ok(KeyInput::Text(
-            unsafe { key.cast::<String>() }.map_err(napi_failed)?,
-        )),
+        // Not copied out of JS when it is longer than any key could be.
+        ValueType::String => match short_string(key).map_err(napi_failed)? {
+            Some(text) => Ok(KeyInput::Text(text)),
+            None => Err(Error::invalid_key(format!(
+                "the key string is longer than {} characters: too large for an authorized key or its path",
+                limits::MAX_INPUT_BYTES
+            ))),
+        },
         ValueType::Object if key.is_buffer().map_err(napi_failed)? => {
             let bytes = unsafe { key.cast::<&[u8]>() }.map_err(napi_failed)?;
             if bytes.len() > limits::MAX_INPUT_BYTES {
