@@ -147,22 +147,15 @@ pub async fn exchange(request: &Request) -> Result<Token> {
         );
         let sent_at = clock::now();
         let sent_wall_ms = clock::wall_ms();
-        let response = client
+        let exchange = client
             .post(&request.endpoint)
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
             .header(reqwest::header::ACCEPT, "application/json")
-            .body(body.as_bytes().to_vec())
-            .send()
-            .await
-            .map_err(|e| http::send_failure(e, &what, true))?;
-        let status = response.status();
-        if let Some(failure) = http::status_failure(status, &response, &what) {
-            return Err(failure);
-        }
-        let body = http::read_body(response, &what).await?;
+            .body(body.as_bytes().to_vec());
+        let (status, body) = http::attempt(exchange, &what).await?;
         if status != StatusCode::OK {
             return Err(Failure::fatal(rejection(status, &body, &what, request)));
         }
@@ -301,18 +294,12 @@ async fn github_token(
             .query_pairs_mut()
             .append_pair("audience", audience);
     }
-    let response = client
+    let request = client
         .get(request_url)
         .bearer_auth(bearer)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| http::send_failure(e, &what, true))?;
-    let status = response.status();
-    if let Some(failure) = http::status_failure(status, &response, &what) {
-        return Err(failure);
-    }
-    let body = Zeroizing::new(http::read_body(response, &what).await?);
+        .header(reqwest::header::ACCEPT, "application/json");
+    let (status, body) = http::attempt(request, &what).await?;
+    let body = Zeroizing::new(body);
     if status != StatusCode::OK {
         let hint = match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {

@@ -127,18 +127,11 @@ async fn post(
         let body = credential.body()?;
         let sent_at = clock::now();
         let sent_wall_ms = clock::wall_ms();
-        let response = client
+        let request = client
             .post(endpoint)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.as_bytes().to_vec())
-            .send()
-            .await
-            .map_err(|e| http::send_failure(e, &what, true))?;
-        let status = response.status();
-        if let Some(failure) = http::status_failure(status, &response, &what) {
-            return Err(failure);
-        }
-        let body = http::read_body(response, &what).await?;
+            .body(body.as_bytes().to_vec());
+        let (status, body) = http::attempt(request, &what).await?;
         if status != StatusCode::OK {
             return Err(Failure::fatal(rejection(status, &body, &what, credential)));
         }

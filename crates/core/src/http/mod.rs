@@ -22,6 +22,24 @@ use crate::tls::{self, Trust};
 pub use body::read_body;
 pub use retry::{send_failure, status_failure, with_retries, Failure};
 
+/// One attempt: sends `request` and reads its answer. A failed send, and a status every
+/// service treats alike (redirects, 429, 5xx: the retry table), are a [`Failure`]; anything
+/// else comes back as its status and bounded body, for the source to read or reject.
+pub async fn attempt(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> std::result::Result<(reqwest::StatusCode, Vec<u8>), Failure> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| send_failure(e, what, true))?;
+    let status = response.status();
+    if let Some(failure) = status_failure(status, &response, what) {
+        return Err(failure);
+    }
+    Ok((status, read_body(response, what).await?))
+}
+
 pub const USER_AGENT: &str = concat!("yc-iam-token/", env!("CARGO_PKG_VERSION"));
 /// A metadata service answers in milliseconds; no connection within this means "not on a VM".
 pub const METADATA_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
