@@ -188,10 +188,10 @@ class Worker {
 }
 
 /** Runs a node script to its end; resolves with the wall time from spawn to exit and stdout. */
-function runNode(args, { timeoutMs = 60_000 } = {}) {
+function runNode(args, { timeoutMs = 60_000, env = CHILD_ENV } = {}) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn(process.execPath, args, { env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let ms
     let stdout = ''
     let stderr = ''
@@ -228,38 +228,90 @@ const labelOf = (name) => contenders.find((c) => c.name === name)?.label ?? name
 
 // ---------------------------------------------------------------- 1. cold start
 
+/** The aims of issue "Cold start at the floor". */
+const COLD_AIM_CONTEXT = 1.01 // × the pure-JS context handler
+const COLD_AIM_FLOOR = 1.06 // × `node -e ''`, for the key and metadata paths
+
 async function measureCold() {
   const { warmup, runs } = CONFIG.cold
+  const cold = (file) => path.join(HERE, 'cold', file)
+  const metadataEnv = { ...CHILD_ENV, YC_METADATA_ADDR: emu.metadataAddr }
   const entries = [
-    { name: 'floor', label: "`node -e ''` (floor)", args: ['-e', ''] },
-    ...contenders.map((c) => ({ name: c.name, label: c.label, args: [path.join(HERE, 'cold', 'run.mjs'), c.name, keyFile, endpoint] })),
+    { name: 'floor', group: 'floor', label: "`node -e ''` (floor)", args: ['-e', ''] },
+    { name: 'context-pure-js', group: 'context', label: 'context handler, pure JS: read `context.token`, build the token', args: [cold('context-pure-js.cjs')] },
+    { name: 'context-yc-iam-token', group: 'context', label: "context handler: `require('yc-iam-token')` + `await tokenFromContext(context)`", args: [cold('context-yc-iam-token.cjs')] },
+    ...contenders.map((c) => ({ name: c.name, group: 'key', iam: true, label: `key file: ${c.label}`, args: [cold('run.mjs'), c.name, keyFile, endpoint] })),
+    { name: 'metadata-yc-iam-token', group: 'metadata', label: "metadata: `require('yc-iam-token')` + `await tokenFromMetadata()`", args: [cold('metadata-yc-iam-token.cjs')], env: metadataEnv },
+    { name: 'metadata-fetch', group: 'metadata', label: 'metadata: global `fetch` by hand', args: [cold('metadata-fetch.cjs')], env: metadataEnv },
   ]
-  for (let w = 0; w < warmup; w++) for (const e of entries) await runNode(e.args)
+  const run = async (e) => {
+    const { ms, stdout } = await runNode(e.args, { env: e.env })
+    const printed = stdout.trim().split('\n').at(-1)
+    return { ms, maxRssKiB: e.name === 'floor' ? undefined : JSON.parse(printed).maxRssKiB }
+  }
+  for (let w = 0; w < warmup; w++) for (const e of entries) await run(e)
   const times = Object.fromEntries(entries.map((e) => [e.name, []]))
+  const rss = Object.fromEntries(entries.map((e) => [e.name, []]))
   for (let r = 0; r < runs; r++) {
     checkBudget()
-    for (const e of rotate(entries, r)) times[e.name].push((await runNode(e.args)).ms)
+    for (const e of rotate(entries, r)) {
+      const { ms, maxRssKiB } = await run(e)
+      times[e.name].push(ms)
+      if (maxRssKiB !== undefined) rss[e.name].push(maxRssKiB)
+    }
     log(`cold start: run ${r + 1}/${runs}`)
   }
-  verifyEmulator((warmup + runs) * contenders.length, 'cold start')
+  verifyEmulator((warmup + runs) * entries.filter((e) => e.iam).length, 'cold start')
+  // The floor's peak RSS, from a run of its own (`node -e ''` prints nothing).
+  const floorRss = JSON.parse((await runNode(['-e', 'process.stdout.write(JSON.stringify(process.resourceUsage().maxRSS))'])).stdout)
   const floor = median(times.floor)
-  const results = entries.map((e) => ({
-    name: e.name,
-    label: e.label,
-    medianMs: median(times[e.name]),
-    minMs: Math.min(...times[e.name]),
-    maxMs: Math.max(...times[e.name]),
-    overFloorMs: median(times[e.name]) - floor,
-    ratioToFloor: median(times[e.name]) / floor,
-    runsMs: times[e.name],
-  }))
+  const pureJsContext = median(times['context-pure-js'])
+  const results = entries.map((e) => {
+    const medianMs = median(times[e.name])
+    const x = {
+      name: e.name,
+      group: e.group,
+      label: e.label,
+      medianMs,
+      minMs: Math.min(...times[e.name]),
+      maxMs: Math.max(...times[e.name]),
+      overFloorMs: medianMs - floor,
+      ratioToFloor: medianMs / floor,
+      maxRssMiB: (e.name === 'floor' ? floorRss : median(rss[e.name])) / 1024,
+      runsMs: times[e.name],
+    }
+    if (e.name === 'context-yc-iam-token') {
+      x.ratioToPureJs = medianMs / pureJsContext
+      x.aim = `≤ ${COLD_AIM_CONTEXT}× pure JS`
+      x.aimMet = x.ratioToPureJs <= COLD_AIM_CONTEXT
+    }
+    if (e.name === 'yc-iam-token' || e.name === 'metadata-yc-iam-token') {
+      x.aim = `≤ ${COLD_AIM_FLOOR}× floor`
+      x.aimMet = x.ratioToFloor <= COLD_AIM_FLOOR
+    }
+    return x
+  })
   section(
     `Cold start: a fresh \`node\` process loads the library and gets its first token (${runs} runs each)`,
-    'Wall time from spawn to exit of `node cold/run.mjs <contender> <key file> <endpoint>`: start Node, load the ' +
-      'library, read the key file, sign, POST to the local IAM emulator, exit. Median, with min and max.',
+    'Wall time from spawn to exit. Context: a Cloud Functions handler given a context with a token ' +
+      '(`cold/context-*.cjs`). Key file: `node cold/run.mjs <contender> <key file> <endpoint>`: load the library, read ' +
+      'the key file, sign, POST to the local IAM emulator. Metadata: `cold/metadata-*.cjs` with `YC_METADATA_ADDR` at the ' +
+      'emulator (plain HTTP, as the metadata service is). Entries take turns, a different one first each run; median, ' +
+      "min, max. Peak RSS: `process.resourceUsage().maxRSS` printed by the child at its end (the floor's from a run of " +
+      `its own). Aims (issue "Cold start at the floor"): the context handler ≤ ${COLD_AIM_CONTEXT}× the pure-JS one; ` +
+      `the key and metadata paths ≤ ${COLD_AIM_FLOOR}× the floor.`,
     table(
-      ['contender', 'median ms', 'min', 'max', 'over the floor', '× floor'],
-      results.map((x) => [x.label, fmt(x.medianMs, 1), fmt(x.minMs, 1), fmt(x.maxMs, 1), x.name === 'floor' ? '—' : `+${fmt(x.overFloorMs, 1)} ms`, ratio(x.ratioToFloor)]),
+      ['what', 'median ms', 'min', 'max', 'over the floor', '× floor', 'peak RSS MiB', 'aim'],
+      results.map((x) => [
+        x.label,
+        fmt(x.medianMs, 1),
+        fmt(x.minMs, 1),
+        fmt(x.maxMs, 1),
+        x.name === 'floor' ? '—' : `+${fmt(x.overFloorMs, 1)} ms`,
+        ratio(x.ratioToFloor),
+        fmt(x.maxRssMiB, 1),
+        x.aim ? `${x.aimMet ? 'met' : 'missed'}: ${x.ratioToPureJs !== undefined ? `${x.ratioToPureJs.toFixed(3)}× pure JS` : `${x.ratioToFloor.toFixed(3)}× floor`} (${x.aim})` : '—',
+      ]),
     ),
   )
   return { runs, warmup, results }
@@ -578,9 +630,10 @@ function summary(r) {
   if (r.cold) {
     const res = r.cold.results
     const floor = res[0].medianMs
-    add(`cold start to first token, ms (floor \`node -e ''\` ${fmt(floor)} ms)`, by(res, 'medianMs'), {
+    const keyRows = names.map((n) => res.find((x) => x.name === n))
+    add(`cold start to first token from a key file, ms (floor \`node -e ''\` ${fmt(floor)} ms)`, keyRows.map((x) => x.medianMs), {
       better: 'lower',
-      suffix: (i) => ` (+${fmt(res[i + 1].overFloorMs)})`,
+      suffix: (i) => ` (+${fmt(keyRows[i].overFloorMs)})`,
     })
   }
   if (r.exchange) {

@@ -11,3 +11,4 @@ await contender.load()
 const getToken = await contender.memoized(keyFile, endpoint)
 const { accessToken } = await getToken()
 if (!accessToken.startsWith('t1.')) process.exitCode = 1
+process.stdout.write(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS }) + '\n') // peak RSS

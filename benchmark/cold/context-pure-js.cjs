@@ -1,0 +1,13 @@
+// Cold start of the same handler written without a library: node cold/context-pure-js.cjs.
+// Reads context.token and builds what tokenFromContext answers. Prints {"maxRssKiB":…}.
+const handler = async (event, context) => {
+  const { access_token: accessToken, expires_in: expiresIn, token_type: tokenType } = context.token
+  const token = { accessToken, expiresAt: new Date(Date.now() + expiresIn * 1000), tokenType }
+  return token.accessToken
+}
+
+const context = { token: { access_token: 't1.9euelZqcold-start-context-token', expires_in: 43200, token_type: 'Bearer' } }
+handler({}, context).then((accessToken) => {
+  if (!accessToken.startsWith('t1.')) process.exitCode = 1
+  process.stdout.write(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS }) + '\n')
+})

@@ -1,0 +1,14 @@
+// The same without a library: Node's global fetch to the metadata service, as a user writes it.
+// node cold/metadata-fetch.cjs, with YC_METADATA_ADDR set. Prints {"maxRssKiB":…}.
+const url = `http://${process.env.YC_METADATA_ADDR}/computeMetadata/v1/instance/service-accounts/default/token`
+
+fetch(url, { headers: { 'Metadata-Flavor': 'Google' } })
+  .then((res) => {
+    if (!res.ok) throw new Error(`metadata service answered ${res.status}`)
+    return res.json()
+  })
+  .then((body) => {
+    const token = { accessToken: body.access_token, expiresAt: new Date(Date.now() + body.expires_in * 1000), tokenType: 'Bearer' }
+    if (!token.accessToken.startsWith('t1.')) process.exitCode = 1
+    process.stdout.write(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS }) + '\n')
+  })
