@@ -512,21 +512,27 @@ async function measureSign() {
       op: 'sign', args: { keyFile }, what: 'JWT signing', runs, durationMs, concurrency, maxCount,
       fields: ['perSec', 'loopP99Ms', 'loopMaxMs'],
     })
+    // crypto.sign with a KeyObject (the node-crypto contender): the speed of Node's own OpenSSL on
+    // this machine, the mark createJwt aims at (issue: signing ≥ 1.0× crypto.sign).
+    const cryptoSign = contenders.findIndex((c) => c.name === 'node-crypto')
     const rows = contenders.map((c, i) => {
       const s = data.sequential[i]
       const p = data.concurrent[i]
-      return [c.label, c.signer, fmt(s.perSec), ratio(s.perSec / bestPeerPerSec(data.sequential)), fmt(p.perSec), ratio(p.perSec / bestPeerPerSec(data.concurrent)), fmt(p.loopP99Ms, 1)]
+      return [c.label, c.signer, fmt(s.perSec), ratio(s.perSec / data.sequential[cryptoSign].perSec), ratio(s.perSec / bestPeerPerSec(data.sequential)), fmt(p.perSec), ratio(p.perSec / data.concurrent[cryptoSign].perSec), fmt(p.loopP99Ms, 1)]
     })
+    const ours = data.sequential[0].perSec / data.sequential[cryptoSign].perSec
     section(
       `JWT signing alone, RSA-2048 PS256 (${runs} runs × ${durationMs / 1000} s, median)`,
       `yc-iam-token: \`createJwt(keyObject)\`; peers: their sign step with the key imported once. Each loop yields to the ` +
         `event loop (setImmediate) after every signature, so the loop can turn. "${concurrency} in flight": ${concurrency} ` +
         'concurrent async loops; a synchronous signer (createJwt, crypto.sign, node-jose\'s createSign) still signs one at ' +
         `a time on the main thread, and the event loop waits for ${concurrency} signatures per turn: the loop p99 column ` +
-        'shows how long a server would stall. The JWT of each contender was sent to the emulator and accepted.',
-      table(['contender', 'how it signs', 'sequential /s', '× best peer', `${concurrency} in flight /s`, '× best peer', `loop p99 ms (${concurrency} in flight)`], rows),
+        'shows how long a server would stall. The JWT of each contender was sent to the emulator and accepted. ' +
+        `"× crypto.sign": divided by the node:crypto row (\`crypto.sign\` with a KeyObject, Node's OpenSSL ${process.versions.openssl}); ` +
+        `createJwt signs at ${ratio(ours)} of it sequentially (aim: ≥ 1.00×, ${ours >= 1 ? 'met' : 'missed'}).`,
+      table(['contender', 'how it signs', 'sequential /s', '× crypto.sign', '× best peer', `${concurrency} in flight /s`, '× crypto.sign', `loop p99 ms (${concurrency} in flight)`], rows),
     )
-    return { runs, durationMs, concurrency, ...data }
+    return { runs, durationMs, concurrency, ratioToCryptoSign: ours, ...data }
   })
 }
 
