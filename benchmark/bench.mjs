@@ -231,6 +231,8 @@ const labelOf = (name) => contenders.find((c) => c.name === name)?.label ?? name
 /** The aims of issue "Cold start at the floor". */
 const COLD_AIM_CONTEXT = 1.01 // × the pure-JS context handler
 const COLD_AIM_FLOOR = 1.06 // × `node -e ''`, for the key and metadata paths
+const FLOOR_USAGE =
+  'const u = process.resourceUsage(); process.stdout.write(JSON.stringify({ maxRssKiB: u.maxRSS, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 }))'
 
 async function measureCold() {
   const { warmup, runs } = CONFIG.cold
@@ -238,6 +240,8 @@ async function measureCold() {
   const metadataEnv = { ...CHILD_ENV, YC_METADATA_ADDR: emu.metadataAddr }
   const entries = [
     { name: 'floor', group: 'floor', label: "`node -e ''` (floor)", args: ['-e', ''] },
+    // The floor's peak RSS and CPU time: the same empty program printing them (not a timing row).
+    { name: 'floor-usage', hidden: true, args: ['-e', FLOOR_USAGE] },
     { name: 'context-pure-js', group: 'context', label: 'context handler, pure JS: read `context.token`, build the token', args: [cold('context-pure-js.cjs')] },
     { name: 'context-yc-iam-token', group: 'context', label: "context handler: `require('yc-iam-token')` + `await tokenFromContext(context)`", args: [cold('context-yc-iam-token.cjs')] },
     ...contenders.map((c) => ({ name: c.name, group: 'key', iam: true, label: `key file: ${c.label}`, args: [cold('run.mjs'), c.name, keyFile, endpoint] })),
@@ -246,27 +250,27 @@ async function measureCold() {
   ]
   const run = async (e) => {
     const { ms, stdout } = await runNode(e.args, { env: e.env })
-    const printed = stdout.trim().split('\n').at(-1)
-    return { ms, maxRssKiB: e.name === 'floor' ? undefined : JSON.parse(printed).maxRssKiB }
+    return { ms, usage: e.name === 'floor' ? undefined : JSON.parse(stdout.trim().split('\n').at(-1)) }
   }
   for (let w = 0; w < warmup; w++) for (const e of entries) await run(e)
   const times = Object.fromEntries(entries.map((e) => [e.name, []]))
-  const rss = Object.fromEntries(entries.map((e) => [e.name, []]))
+  const usages = Object.fromEntries(entries.map((e) => [e.name, []]))
   for (let r = 0; r < runs; r++) {
     checkBudget()
     for (const e of rotate(entries, r)) {
-      const { ms, maxRssKiB } = await run(e)
+      const { ms, usage } = await run(e)
       times[e.name].push(ms)
-      if (maxRssKiB !== undefined) rss[e.name].push(maxRssKiB)
+      if (usage !== undefined) usages[e.name].push(usage)
     }
     log(`cold start: run ${r + 1}/${runs}`)
   }
   verifyEmulator((warmup + runs) * entries.filter((e) => e.iam).length, 'cold start')
-  // The floor's peak RSS, from a run of its own (`node -e ''` prints nothing).
-  const floorRss = JSON.parse((await runNode(['-e', 'process.stdout.write(JSON.stringify(process.resourceUsage().maxRSS))'])).stdout)
+  usages.floor = usages['floor-usage']
+  const usageOf = (name, field) => median(usages[name].map((u) => u[field]))
   const floor = median(times.floor)
+  const floorCpu = usageOf('floor', 'cpuMs')
   const pureJsContext = median(times['context-pure-js'])
-  const results = entries.map((e) => {
+  const results = entries.filter((e) => !e.hidden).map((e) => {
     const medianMs = median(times[e.name])
     const x = {
       name: e.name,
@@ -277,11 +281,15 @@ async function measureCold() {
       maxMs: Math.max(...times[e.name]),
       overFloorMs: medianMs - floor,
       ratioToFloor: medianMs / floor,
-      maxRssMiB: (e.name === 'floor' ? floorRss : median(rss[e.name])) / 1024,
+      maxRssMiB: usageOf(e.name, 'maxRssKiB') / 1024,
+      cpuMs: usageOf(e.name, 'cpuMs'),
+      cpuRatioToFloor: usageOf(e.name, 'cpuMs') / floorCpu,
       runsMs: times[e.name],
+      usages: usages[e.name],
     }
     if (e.name === 'context-yc-iam-token') {
       x.ratioToPureJs = medianMs / pureJsContext
+      x.cpuRatioToPureJs = x.cpuMs / usageOf('context-pure-js', 'cpuMs')
       x.aim = `≤ ${COLD_AIM_CONTEXT}× pure JS`
       x.aimMet = x.ratioToPureJs <= COLD_AIM_CONTEXT
     }
@@ -297,11 +305,12 @@ async function measureCold() {
       '(`cold/context-*.cjs`). Key file: `node cold/run.mjs <contender> <key file> <endpoint>`: load the library, read ' +
       'the key file, sign, POST to the local IAM emulator. Metadata: `cold/metadata-*.cjs` with `YC_METADATA_ADDR` at the ' +
       'emulator (plain HTTP, as the metadata service is). Entries take turns, a different one first each run; median, ' +
-      "min, max. Peak RSS: `process.resourceUsage().maxRSS` printed by the child at its end (the floor's from a run of " +
-      `its own). Aims (issue "Cold start at the floor"): the context handler ≤ ${COLD_AIM_CONTEXT}× the pure-JS one; ` +
+      "min, max. Peak RSS and CPU time (user + system, all threads, up to the child's last line: less sensitive to " +
+      "the machine's load than wall time): `process.resourceUsage()` printed by the child at its end (the floor's by " +
+      `\`node -e\` printing them, run as often). Aims (issue "Cold start at the floor"): the context handler ≤ ${COLD_AIM_CONTEXT}× the pure-JS one; ` +
       `the key and metadata paths ≤ ${COLD_AIM_FLOOR}× the floor.`,
     table(
-      ['what', 'median ms', 'min', 'max', 'over the floor', '× floor', 'peak RSS MiB', 'aim'],
+      ['what', 'median ms', 'min', 'max', 'over the floor', '× floor', 'CPU ms', 'CPU × floor', 'peak RSS MiB', 'aim'],
       results.map((x) => [
         x.label,
         fmt(x.medianMs, 1),
@@ -309,6 +318,8 @@ async function measureCold() {
         fmt(x.maxMs, 1),
         x.name === 'floor' ? '—' : `+${fmt(x.overFloorMs, 1)} ms`,
         ratio(x.ratioToFloor),
+        fmt(x.cpuMs, 1),
+        ratio(x.cpuRatioToFloor),
         fmt(x.maxRssMiB, 1),
         x.aim ? `${x.aimMet ? 'met' : 'missed'}: ${x.ratioToPureJs !== undefined ? `${x.ratioToPureJs.toFixed(3)}× pure JS` : `${x.ratioToFloor.toFixed(3)}× floor`} (${x.aim})` : '—',
       ]),

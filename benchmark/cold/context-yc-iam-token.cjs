@@ -1,5 +1,5 @@
 // Cold start of a Cloud Functions handler that takes its token from the context with this
-// package: node cold/context-yc-iam-token.cjs. Prints {"maxRssKiB":…} (peak RSS) on stdout.
+// package: node cold/context-yc-iam-token.cjs. Prints its peak RSS and CPU time on stdout.
 const { tokenFromContext } = require('../..') // i.e. require('yc-iam-token')
 
 const handler = async (event, context) => {
@@ -11,5 +11,11 @@ const handler = async (event, context) => {
 const context = { token: { access_token: 't1.9euelZqcold-start-context-token', expires_in: 43200, token_type: 'Bearer' } }
 handler({}, context).then((accessToken) => {
   if (!accessToken.startsWith('t1.')) process.exitCode = 1
-  process.stdout.write(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS }) + '\n')
+  process.stdout.write(JSON.stringify(usage()) + '\n')
 })
+
+/** Peak RSS (KiB) and CPU time (user + system, all threads, ms) so far. */
+function usage() {
+  const u = process.resourceUsage()
+  return { maxRssKiB: u.maxRSS, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 }
+}
