@@ -8,11 +8,22 @@
 // answers a fresh cached token on the calling thread (lib/memo.js), and the sources that need
 // no native code (lib/context.js).
 
-const { native, limits, isLoaded } = require('./lib/native.js')
 const { codedError, asCallError } = require('./lib/errors.js')
 const { fromContext, tokenProblem } = require('./lib/context.js')
-const memo = require('./lib/memo.js')
-const { debug, reportOutcome } = require('./lib/debug.js')
+
+// The rest is loaded by the first call that needs it: a Cloud Functions handler's
+// `require('yc-iam-token')` + `tokenFromContext(context)` reads this file, lib/errors.js and
+// lib/context.js only (each further file, and node:util and node:diagnostics_channel for
+// lib/debug.js, would add to its cold start).
+let nativeModule, memoModule, debugModule
+const loadNative = () => (nativeModule ??= require('./lib/native.js'))
+const native = () => loadNative().native()
+const limits = () => loadNative().limits()
+const isLoaded = () => nativeModule !== undefined && nativeModule.isLoaded()
+const memo = () => (memoModule ??= require('./lib/memo.js'))
+const loadDebug = () => (debugModule ??= require('./lib/debug.js'))
+const debug = (format, ...args) => loadDebug().debug(format, ...args)
+const reportOutcome = (promise, source, started) => loadDebug().reportOutcome(promise, source, started)
 
 const NO_OPTIONS = Object.freeze({})
 const CALL_OPTIONS = ['timeoutMs', 'retries', 'cache', 'signal']
@@ -171,15 +182,15 @@ const toIamToken = (token) =>
  *  allocates nothing, not even the `call` closure.) */
 function nativeCall(source, record, options, call) {
   if (record === undefined) return startNative(source, options, call).then(toIamToken)
-  return memo.share(record, options.endpoint, flightKey(options), () => startNative(source, options, call), toIamToken)
+  return memo().share(record, options.endpoint, flightKey(options), () => startNative(source, options, call), toIamToken)
 }
 
 function tokenFromKey(key, options) {
   try {
     const plain = readKeyOptions(options)
     const bounds = limits()
-    const record = memoizable(plain, bounds) ? memo.recordOfKey(key, bounds) : undefined
-    const answer = record === undefined ? undefined : memo.freshAnswer(record, plain.endpoint)
+    const record = memoizable(plain, bounds) ? memo().recordOfKey(key, bounds) : undefined
+    const answer = record === undefined ? undefined : memo().freshAnswer(record, plain.endpoint)
     if (answer !== undefined) return answer
     return nativeCall('key', record, plain, (cancel) => native().tokenFromKey(readKey(key), plain, cancel, environment()))
   } catch (thrown) {
@@ -190,8 +201,8 @@ function tokenFromKey(key, options) {
 function tokenFromMetadata(options) {
   try {
     const plain = readMetadataOptions(options)
-    const record = memoizable(plain, limits()) ? memo.metadataRecord() : undefined
-    const answer = record === undefined ? undefined : memo.freshAnswer(record, plain.endpoint)
+    const record = memoizable(plain, limits()) ? memo().metadataRecord() : undefined
+    const answer = record === undefined ? undefined : memo().freshAnswer(record, plain.endpoint)
     if (answer !== undefined) return answer
     return nativeCall('metadata', record, plain, (cancel) => native().tokenFromMetadata(plain, cancel, environment()))
   } catch (thrown) {
@@ -301,14 +312,14 @@ function tokenProvider(options) {
 const testing = Object.freeze({
   advanceClock(ms) {
     native()._advanceClockForTesting(ms)
-    memo.advanceClock(ms)
+    memo().advanceClock(ms)
   },
   clearCache() {
     if (isLoaded()) native()._clearCacheForTesting()
-    memo.clear()
+    memo().clear()
   },
   isNativeLoaded: isLoaded,
-  memoSizes: memo.sizes,
+  memoSizes: () => memo().sizes(),
   limits: () => limits(),
 })
 
