@@ -40,6 +40,7 @@ const baseEnv = Object.fromEntries(
 const child = path.join(HERE, 'breakdown', 'child.cjs')
 const children = {
   floor: { args: ['-e', ''] },
+  noop: { args: [child, 'noop'] },
   dlopen: { args: [child, 'dlopen'] },
   'steps-http': { args: [child, 'steps', JSON.stringify({ keyFile, otherKeyFile, endpoint: emu.iamUrl })] },
   'steps-https': { args: [child, 'steps', JSON.stringify({ keyFile, otherKeyFile, endpoint: temu.iamUrl })], env: { SSL_CERT_FILE: bundle } },
@@ -57,7 +58,7 @@ function run({ args, env }) {
     p.stderr.on('data', (d) => (err += d))
     let wallMs
     p.on('exit', () => (wallMs = performance.now() - t0))
-    p.on('close', (code) => (code === 0 ? resolve({ wallMs, marks: out ? JSON.parse(out) : {} }) : reject(new Error(`${args.join(' ')}: ${code}: ${err}`))))
+    p.on('close', (code) => (code === 0 ? resolve({ wallMs, ...(out ? JSON.parse(out) : { marks: {}, cpu: {} }) }) : reject(new Error(`${args.join(' ')}: ${code}: ${err}`))))
   })
 }
 
@@ -78,31 +79,38 @@ await emu.close()
 await temu.close()
 fs.rmSync(dir, { recursive: true, force: true })
 
-const gap = (name, a, b) => median(results[name].map((x) => x.marks[b] - x.marks[a]))
+// Each phase as [wall ms, CPU ms]: the median over the runs of the gap between two marks.
+const gap = (name, a, b) => ['marks', 'cpu'].map((k) => median(results[name].map((x) => x[k][b] - x[k][a])))
+const at = (name, m) => ['marks', 'cpu'].map((k) => median(results[name].map((x) => x[k][m])))
 const wall = (name) => median(results[name].map((x) => x.wallMs))
-const at = (name, m) => median(results[name].map((x) => x.marks[m]))
-const f = (x) => x.toFixed(2)
+const minus = (a, b) => a.map((x, i) => x - b[i])
+const exitAfter = (name, last) => median(results[name].map((x) => x.wallMs - x.marks[last]))
 
 const floor = wall('floor')
 const sign = gap('steps-http', 'firstJwt', 'secondJwt')
+const parse = minus(gap('steps-http', 'secondJwt', 'otherKeyJwt'), sign)
 const rows = [
-  ['`node -e \'\'` (the floor: start Node, exit)', f(floor), 'wall time of the process'],
-  ['Node start to the first line of a CommonJS script', f(at('steps-http', 'start')), "performance.now() at the script's first line"],
-  ["`require('yc-iam-token')`: index.js and lib/*.js, no native code", f(gap('steps-http', 'start', 'requireIndex')), ''],
-  ['binding.js + dlopen of the .node + napi module init + tokio runtime start', f(gap('steps-http', 'requireIndex', 'binding')), "`require('../binding.js')`, what the first native call does"],
-  ['  of which: `process.dlopen` of the .node alone (same work without binding.js)', f(at('dlopen', 'dlopen') - at('dlopen', 'start')), 'child `dlopen`'],
-  ['key parsing (PEM → DER → aws-lc RSA key, checked)', f(gap('steps-http', 'secondJwt', 'otherKeyJwt') - sign), 'createJwt(another key) − createJwt(parsed key)'],
-  ['first signature: one-time costs (DRBG seeding, CPU dispatch, first touch of the code)', f(gap('steps-http', 'readKey', 'firstJwt') - gap('steps-http', 'secondJwt', 'otherKeyJwt')), 'first createJwt − createJwt(another key)'],
-  ['one RSA-2048 PS256 signature, warm', f(sign), 'createJwt(parsed key)'],
-  ['HTTP client set-up + connection + request + answer, plain http (first token, key parsed)', f(gap('steps-http', 'otherKeyJwt', 'firstToken')), 'tokenFromKey, first call'],
-  ['  of which: the same on the pooled connection (sign + request + answer)', f(gap('steps-http', 'firstToken', 'secondToken')), 'tokenFromKey cache: false, second call'],
-  [`the same over HTTPS: TLS roots (${rootCount} certificates, SSL_CERT_FILE) + handshake`, f(gap('steps-https', 'otherKeyJwt', 'firstToken')), 'real IAM is https; not on plain http'],
-  ['metadata: first token over plain http (HTTP client, connection, request)', f(gap('metadata', 'binding', 'firstToken')), 'tokenFromMetadata, first call'],
-  ['  of which: the same on the pooled connection', f(gap('metadata', 'firstToken', 'secondToken')), 'tokenFromMetadata cache: false'],
-  ['Node exit after the last await (key path, whole program)', f(wall('key-http') - at('key-http', 'firstToken')), 'wall time − last mark'],
-  ['**key path as a program runs it** (`tokenFromKey(path)`), wall', f(wall('key-http')), `+${f(wall('key-http') - floor)} ms over the floor`],
+  ["Node start to the first line of a CommonJS script (empty script's)", at('noop', 'start'), "performance.now() and CPU time at the script's first line"],
+  ["`require('yc-iam-token')`: index.js, lib/errors.js, lib/context.js", gap('steps-http', 'start', 'requireIndex'), 'no native code yet'],
+  ['binding.js + dlopen of the .node + napi module init + tokio runtime start', gap('steps-http', 'requireIndex', 'binding'), "`require('../binding.js')`, what the first native call does"],
+  ['  of which: `process.dlopen` of the .node alone', minus(at('dlopen', 'dlopen'), at('dlopen', 'start')), 'the rest is binding.js (its platform checks)'],
+  ['key parsing (PEM → DER → aws-lc RSA key, checked)', parse, 'createJwt(another key) − createJwt(parsed key)'],
+  ['first signature: one-time costs (DRBG seeding, CPU dispatch, first touch of the code)', minus(minus(gap('steps-http', 'readKey', 'firstJwt'), parse), sign), 'first createJwt − parsing − a warm signature'],
+  ['one RSA-2048 PS256 signature, warm', sign, 'createJwt(parsed key)'],
+  ['HTTP client set-up + connection + request + answer, plain http (first token; key parsed, signer warm)', gap('steps-http', 'otherKeyJwt', 'firstToken'), 'tokenFromKey, first call'],
+  ['  of which: the same on the pooled connection (sign + request + answer)', gap('steps-http', 'firstToken', 'secondToken'), 'tokenFromKey cache: false, second call'],
+  [`the same first token over HTTPS: + TLS roots (${rootCount} certificates) + handshake`, gap('steps-https', 'otherKeyJwt', 'firstToken'), 'real IAM is https; plain http (the emulator, the metadata service) loads no roots'],
+  ['metadata: first token over plain http (HTTP client, connection, request)', gap('metadata', 'binding', 'firstToken'), 'tokenFromMetadata, first call'],
+  ['  of which: the same on the pooled connection', gap('metadata', 'firstToken', 'secondToken'), 'tokenFromMetadata cache: false'],
 ]
-const md = ['| phase | ms (median of ' + RUNS + ') | how |', '| --- | ---: | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+const f = (x) => x.toFixed(2)
+const exitExtra = exitAfter('key-http', 'firstToken') - exitAfter('noop', 'start')
+const keyWall = wall('key-http')
+const header = `| phase | wall ms | CPU ms | how |\n| --- | ---: | ---: | --- |`
+const lines = rows.map(([what, [w, c], how]) => `| ${what} | ${f(w)} | ${f(c)} | ${how} |`)
+lines.push(`| exit after the last await, more than an empty script's | ${f(exitExtra)} | — | (wall − last mark), key path − empty script |`)
+lines.push(`| **the key path as a program runs it** (\`tokenFromKey(keyFilePath)\`): floor \`node -e ''\` ${f(floor)} ms | ${f(keyWall)} | ${f(median(results['key-http'].map((x) => x.cpu.firstToken)))} | +${f(keyWall - floor)} ms wall over the floor (${(keyWall / floor).toFixed(3)}×) |`)
+const md = [`Medians of ${RUNS} runs; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`, '', header, ...lines].join('\n')
 process.stdout.write(md + '\n')
 const jsonPath = path.join(HERE, 'results', 'breakdown.json')
 fs.mkdirSync(path.dirname(jsonPath), { recursive: true })

@@ -1,20 +1,31 @@
 // One fresh process of benchmark/breakdown.mjs: node breakdown/child.cjs <mode> <args JSON>.
-// Prints the performance.now() marks (ms since the process started) as one JSON line.
+// Prints its marks as one JSON line: performance.now() (ms since the process started) and the
+// process's CPU time (user + system, all threads, ms) at each.
 // Modes:
 //   steps     the key path, phase by phase (each phase's one-time cost is the gap between marks)
 //   key       tokenFromKey alone, as a program calls it (the sum the steps must add up to)
 //   metadata  tokenFromMetadata, phase by phase
 //   dlopen    the .node file through process.dlopen alone (no binding.js)
+//   noop      nothing (the exit of an empty script, to subtract)
 const fs = require('node:fs')
 const path = require('node:path')
 
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
 const marks = { start: performance.now() }
-const mark = (name) => (marks[name] = performance.now())
+const cpu = { start: cpuMs() }
+const mark = (name) => {
+  marks[name] = performance.now()
+  cpu[name] = cpuMs()
+}
 const [mode, argsJson] = process.argv.slice(2)
 const args = JSON.parse(argsJson ?? '{}')
 const ROOT = path.resolve(__dirname, '..', '..')
 
 async function main() {
+  if (mode === 'noop') return
   if (mode === 'dlopen') {
     const file = fs.readdirSync(ROOT).find((f) => f.endsWith(`.${process.platform}-${process.arch}-gnu.node`))
     const m = { exports: {} }
@@ -52,4 +63,4 @@ async function main() {
   mark('secondToken')
 }
 
-main().then(() => process.stdout.write(JSON.stringify(marks) + '\n'))
+main().then(() => process.stdout.write(JSON.stringify({ marks, cpu }) + '\n'))
