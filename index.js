@@ -18,7 +18,8 @@ const { fromContext, tokenProblem } = require('./lib/context.js')
 let nativeModule, memoModule, debugModule
 const loadNative = () => (nativeModule ??= require('./lib/native.js'))
 const native = () => loadNative().native()
-const limits = () => loadNative().limits()
+let bounds
+const limits = () => bounds ?? (bounds = loadNative().limits())
 const isLoaded = () => nativeModule !== undefined && nativeModule.isLoaded()
 const memo = () => (memoModule ??= require('./lib/memo.js'))
 const loadDebug = () => (debugModule ??= require('./lib/debug.js'))
@@ -54,24 +55,10 @@ function readOptions(options, names) {
   return plain
 }
 
-// readOptions unrolled for the two calls a memo hit goes through: the same reads in the same
-// order, into an object of one shape, where an option not passed is `undefined` (which every
-// reader, here and native, takes as "not passed"). The loop's keyed reads and per-field shape
-// changes cost ~130 ns a call; these ~10 ns.
-
-/** readOptions(options, KEY_OPTIONS). */
-function readKeyOptions(options) {
-  if (options === undefined || options === null) return NO_OPTIONS
-  if (typeof options !== 'object') throw notAnObject(options)
-  return checkedSignal({
-    timeoutMs: options.timeoutMs,
-    retries: options.retries,
-    cache: options.cache,
-    signal: options.signal,
-    endpoint: options.endpoint,
-    audience: options.audience,
-  })
-}
+// readOptions unrolled for the calls a memo hit goes through (tokenFromKey has its copy inline):
+// the same reads in the same order, into an object of one shape, where an option not passed is
+// `undefined` (which every reader, here and native, takes as "not passed"). The loop's keyed
+// reads and per-field shape changes cost ~130 ns a call; these ~10 ns.
 
 /** readOptions(options, METADATA_OPTIONS). */
 function readMetadataOptions(options) {
@@ -119,6 +106,10 @@ function readKey(key) {
 /** Whether the memo may answer a call with these options (else it goes to the native side). */
 function memoizable(options, bounds) {
   const { cache, signal, timeoutMs, retries, endpoint, audience } = options
+  return memoizableCall(cache, signal, timeoutMs, retries, endpoint, audience, bounds)
+}
+
+function memoizableCall(cache, signal, timeoutMs, retries, endpoint, audience, bounds) {
   if (cache !== undefined && cache !== true) return false
   if (signal !== undefined && signal.aborted) return false
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= bounds.maxTimeoutMs)) return false
@@ -187,11 +178,26 @@ function nativeCall(source, record, options, call) {
 
 function tokenFromKey(key, options) {
   try {
-    const plain = readKeyOptions(options)
+    // readKeyOptions(options), into locals: the plain object is made only when the memo does not
+    // answer (on a hit it would be the one allocation left).
+    let timeoutMs, retries, cache, signal, endpoint, audience
+    const given = options !== undefined && options !== null
+    if (given) {
+      if (typeof options !== 'object') throw notAnObject(options)
+      timeoutMs = options.timeoutMs
+      retries = options.retries
+      cache = options.cache
+      signal = options.signal
+      endpoint = options.endpoint
+      audience = options.audience
+      if (signal === null) signal = undefined
+      else if (signal !== undefined && !isSignal(signal)) throw notASignal(signal)
+    }
     const bounds = limits()
-    const record = memoizable(plain, bounds) ? memo().recordOfKey(key, bounds) : undefined
-    const answer = record === undefined ? undefined : memo().freshAnswer(record, plain.endpoint)
+    const record = memoizableCall(cache, signal, timeoutMs, retries, endpoint, audience, bounds) ? memo().recordOfKey(key, bounds) : undefined
+    const answer = record === undefined ? undefined : memo().freshAnswer(record, endpoint)
     if (answer !== undefined) return answer
+    const plain = given ? { timeoutMs, retries, cache, signal, endpoint, audience } : NO_OPTIONS
     return nativeCall('key', record, plain, (cancel) => native().tokenFromKey(readKey(key), plain, cancel, environment()))
   } catch (thrown) {
     return Promise.reject(asCallError(thrown, 'the key or options'))

@@ -14,8 +14,9 @@
 // Every map is bounded; the least recently used entries go first.
 //
 // In front of the maps, one-entry caches answer the case every program has, one key passed
-// again and again, without building a map key: the last object (per object, the fields it held
-// when last seen: an unchanged object compares its own strings, pointer-equal), the last key
+// again and again, without building a map key: the last object with an entry (held: one object;
+// per object, the fields it held when last seen: an unchanged object compares its own strings,
+// pointer-equal), the last key
 // content, the last JSON text and the last Buffer's bytes, and per record the last endpoint's
 // slot. Each repeats what the maps would answer; none holds more than one entry.
 
@@ -35,6 +36,8 @@ let texts = new Map() // `${length}:${sample}` → { text, record }
 let paths = new Map() // path → Record
 let objects = new WeakMap() // key object → { fields: as last read from it, record }
 let metadata = newRecord()
+let lastObject // the key object last answered from its entry in `objects`, and that entry
+let lastObjectEntry
 let lastFields // the Record recordOfFields answered last
 let lastText // the JSON text recordOfText answered last, and its Record
 let lastTextRecord
@@ -152,6 +155,10 @@ function recordOfKey(key, limits) {
     return record
   }
   if (typeof key !== 'object' || key === null) return undefined
+  // An object with an entry (never a Buffer: those get none) is looked up before the Buffer
+  // check, and the last one without the WeakMap; its fields are read and compared all the same.
+  const known = key === lastObject ? lastObjectEntry : objects.get(key)
+  if (known !== undefined) return recordOfObject(key, known)
   if (Buffer.isBuffer(key)) {
     if (key.length > limits.maxInputBytes) return undefined
     // Decoding 2 KB to a string costs ~400 ns; comparing the bytes with the last Buffer's ~100.
@@ -164,16 +171,27 @@ function recordOfKey(key, limits) {
     }
     return record
   }
-  const known = objects.get(key)
+  return recordOfObject(key, undefined)
+}
+
+/** The record of a key object, `known` its entry in `objects` if it has one. */
+function recordOfObject(key, known) {
   const fields = keyFields(key, known?.fields)
   if (fields === undefined) return undefined
-  if (fields === known?.fields) return known.record
+  if (fields === known?.fields) {
+    lastObject = key
+    lastObjectEntry = known
+    return known.record
+  }
   // An object holding the last key content seen is answered by content, without an entry of
   // its own: a WeakMap entry per new object (a handler that parses its key on every call) costs
   // ~300 ns and GC work. Objects of other content get one, and are found by identity next time.
   if (lastFields !== undefined && sameFields(lastFields.fields, fields)) return lastFields
   const record = recordOfFields(fields)
-  objects.set(key, { fields, record })
+  const entry = { fields, record }
+  objects.set(key, entry)
+  lastObject = key
+  lastObjectEntry = entry
   return record
 }
 
@@ -234,7 +252,7 @@ function clear() {
   paths = new Map()
   objects = new WeakMap()
   metadata = newRecord()
-  lastFields = lastText = lastTextRecord = lastBytes = lastBytesRecord = undefined
+  lastObject = lastObjectEntry = lastFields = lastText = lastTextRecord = lastBytes = lastBytesRecord = undefined
 }
 
 const metadataRecord = () => metadata
