@@ -35,7 +35,7 @@ for (const k of keys) (emu.registerKey(k), temu.registerKey(k))
 const [keyFile, otherKeyFile] = keys.map((k, i) => writeKeyFile(dir, k, { name: `key-${i}.json` }))
 
 const baseEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !/^(https?|all|no)_proxy$/i.test(k) && k !== 'NODE_OPTIONS' && k !== 'SSL_CERT_FILE' && k !== 'SSL_CERT_DIR'),
+  Object.entries(process.env).filter(([k]) => !/^(https?|all|no)_proxy$/i.test(k) && !['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR'].includes(k)),
 )
 const child = path.join(HERE, 'breakdown', 'child.cjs')
 const children = {
