@@ -434,6 +434,7 @@ async function measureCached() {
     { id: 'baseline', worker: 'baseline', form: 'sync-promise', warmCalls: 0, label: 'baseline: pure-JS memoized promise, `const p = Promise.resolve(token); memo = () => p`' },
     { id: 'baseline-async', worker: 'baseline', form: 'async-fn', warmCalls: 0, label: 'baseline: `memo = async () => p`' },
     yc('object', '`tokenFromKey(keyObject, { endpoint })`, the same object every call'),
+    yc('object-hoisted', '`tokenFromKey(keyObject, options)`, the same key and options objects every call'),
     yc('object-copies', `a new object each call: ${fmt(1000)} \`JSON.parse(text)\` copies made beforehand and cycled (JSON.parse not timed; after the first ${fmt(1000)} calls each copy is one the memo has seen)`),
     yc('object-fresh', 'a new object each call, never seen before: `{ ...copy }` of those copies (the spread is timed)'),
     yc('json-copies', `JSON text: ${fmt(1000)} distinct strings of the file's text, cycled (as \`process.env.KEY\` gives a new string at each read)`),

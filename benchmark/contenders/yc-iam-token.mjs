@@ -41,6 +41,7 @@ export default {
   /**
    * The cached call in one input form (bench.mjs "Cached call cost" says what each measures):
    * - 'object': the parsed key file, the same object every call (the main case);
+   * - 'object-hoisted': the same, and the same options object every call too;
    * - 'object-copies': COPIES `JSON.parse(text)` copies made beforehand, cycled;
    * - 'object-fresh': a new object every call, `{ ...copy }` of those copies (none seen twice);
    * - 'json-copies': COPIES distinct strings of the file's text, cycled (as `process.env.KEY`
@@ -55,6 +56,11 @@ export default {
       case 'object': {
         const key = JSON.parse(text)
         return () => lib.tokenFromKey(key, { endpoint })
+      }
+      case 'object-hoisted': {
+        const key = JSON.parse(text)
+        const options = { endpoint }
+        return () => lib.tokenFromKey(key, options)
       }
       case 'object-copies': {
         const next = cycle(COPIES, () => JSON.parse(text))
