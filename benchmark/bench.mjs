@@ -478,8 +478,9 @@ async function measureCached() {
       x.ratioToBaseline = x.nsPerCall / base
       x.ratioToHandMemo = x.nsPerCall / handMemo
       if (x.id.startsWith('yc-iam-token:')) {
-        x.aim = x.form === 'object' ? `≤ ${fmt(CACHED_AIM_NS)} ns and ≤ ${CACHED_AIM_RATIO}× hand memo` : `≤ ${fmt(CACHED_AIM_NS)} ns`
-        x.aimMet = x.nsPerCall <= CACHED_AIM_NS && (x.form !== 'object' || x.ratioToHandMemo <= CACHED_AIM_RATIO)
+        const sameObject = x.form === 'object' || x.form === 'object-hoisted'
+        x.aim = sameObject ? `≤ ${fmt(CACHED_AIM_NS)} ns and ≤ ${CACHED_AIM_RATIO}× hand memo` : `≤ ${fmt(CACHED_AIM_NS)} ns`
+        x.aimMet = x.nsPerCall <= CACHED_AIM_NS && (!sameObject || x.ratioToHandMemo <= CACHED_AIM_RATIO)
       }
     }
     const ns = (x) => fmt(x, x < 1000 ? 1 : 0)
@@ -488,7 +489,7 @@ async function measureCached() {
       'After the first call filled the cache (the rotation: one first call per key). The peers have no cache of their own: ' +
         'each is wrapped in the memo a user writes by hand (contenders/_user.mjs: cache the promise until 5 min before ' +
         'expiry, share it while in flight); "× hand memo" divides by the fastest of those rows. Every yc-iam-token call ' +
-        'passes a new `{ endpoint }` options object, as a caller writes it. Calls per run: as many as fit in ' +
+        'passes a new `{ endpoint }` options object, as a caller writes it, but the "options objects" row. Calls per run: as many as fit in ' +
         `${durationMs} ms, at most ${fmt(maxCalls)}. Aims (issue): every form ≤ ${fmt(CACHED_AIM_NS)} ns; the same ` +
         `object ≤ ${CACHED_AIM_RATIO}× the hand-written memo.`,
       table(
