@@ -93,7 +93,7 @@ const rows = [
   ["Node start to the first line of a CommonJS script (empty script's)", at('noop', 'start'), "performance.now() and CPU time at the script's first line"],
   ["`require('yc-iam-token')`: index.js, lib/errors.js, lib/context.js", gap('steps-http', 'start', 'requireIndex'), 'no native code yet'],
   ['binding.js + dlopen of the .node + napi module init + tokio runtime start', gap('steps-http', 'requireIndex', 'binding'), "`require('../binding.js')`, what the first native call does"],
-  ['  of which: `process.dlopen` of the .node alone', minus(at('dlopen', 'dlopen'), at('dlopen', 'start')), 'the rest is binding.js (its platform checks)'],
+  ['  of which: `process.dlopen` of the .node alone', minus(at('dlopen', 'dlopen'), at('dlopen', 'start')), 'the rest is binding.js: compiling its 36 KB (~0.9 ms) and its libc check'],
   ['key parsing (PEM → DER → aws-lc RSA key, checked)', parse, 'createJwt(another key) − createJwt(parsed key)'],
   ['first signature: one-time costs (DRBG seeding, CPU dispatch, first touch of the code)', minus(minus(gap('steps-http', 'readKey', 'firstJwt'), parse), sign), 'first createJwt − parsing − a warm signature'],
   ['one RSA-2048 PS256 signature, warm', sign, 'createJwt(parsed key)'],
