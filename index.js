@@ -178,8 +178,9 @@ function nativeCall(source, record, options, call) {
 
 function tokenFromKey(key, options) {
   try {
-    // readKeyOptions(options), into locals: the plain object is made only when the memo does not
-    // answer (on a hit it would be the one allocation left).
+    // readOptions(options, KEY_OPTIONS) unrolled into locals (the same names, in the same order):
+    // the plain object is made only when the memo does not answer (on a hit it would be the one
+    // allocation left).
     let timeoutMs, retries, cache, signal, endpoint, audience
     const given = options !== undefined && options !== null
     if (given) {
