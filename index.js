@@ -8,12 +8,24 @@
 // answers a fresh cached token on the calling thread (lib/memo.js), and the sources that need
 // no native code (lib/context.js).
 
-const { native, limits, isLoaded } = require('./lib/native.js')
 const { codedError, asCallError } = require('./lib/errors.js')
 const { fromContext } = require('./lib/context.js')
-const memo = require('./lib/memo.js')
-const { debug, reportOutcome } = require('./lib/debug.js')
-const sources = require('./lib/sources.js')
+
+// The rest is loaded by the first call that needs it: a Cloud Functions handler's
+// `require('yc-iam-token')` + `tokenFromContext(context)` reads this file, lib/errors.js and
+// lib/context.js only (each further file, and node:util and node:diagnostics_channel for
+// lib/debug.js, would add to its cold start).
+let nativeModule, memoModule, debugModule, sourcesModule
+const loadNative = () => (nativeModule ??= require('./lib/native.js'))
+const native = () => loadNative().native()
+let bounds
+const limits = () => bounds ?? (bounds = loadNative().limits())
+const isLoaded = () => nativeModule !== undefined && nativeModule.isLoaded()
+const memo = () => (memoModule ??= require('./lib/memo.js'))
+const sources = () => (sourcesModule ??= require('./lib/sources.js'))
+const loadDebug = () => (debugModule ??= require('./lib/debug.js'))
+const debug = (format, ...args) => loadDebug().debug(format, ...args)
+const reportOutcome = (promise, source, started) => loadDebug().reportOutcome(promise, source, started)
 
 const NO_OPTIONS = Object.freeze({})
 const CALL_OPTIONS = ['timeoutMs', 'retries', 'cache', 'signal']
@@ -38,7 +50,7 @@ const typeName = (value) => (value === null ? 'null' : Array.isArray(value) ? 'a
  */
 function readOptions(options, names) {
   if (options === undefined || options === null) return NO_OPTIONS
-  if (typeof options !== 'object') throw codedError('ERR_INVALID_ARG', `options must be an object (got ${typeName(options)})`)
+  if (typeof options !== 'object') throw notAnObject(options)
   const plain = {}
   for (const name of names) {
     const value = options[name]
@@ -46,11 +58,38 @@ function readOptions(options, names) {
   }
   const { signal } = plain
   if (signal === null) delete plain.signal
-  else if (signal !== undefined && !isSignal(signal)) {
-    throw codedError('ERR_INVALID_ARG', `options.signal must be an AbortSignal (got ${typeName(signal)} without aborted, addEventListener and removeEventListener)`)
-  }
+  else if (signal !== undefined && !isSignal(signal)) throw notASignal(signal)
   return plain
 }
+
+// readOptions unrolled for the calls a memo hit goes through (tokenFromKey has its copy inline):
+// the same reads in the same order, into an object of one shape, where an option not passed is
+// `undefined` (which every reader, here and native, takes as "not passed"). The loop's keyed
+// reads and per-field shape changes cost ~130 ns a call; these ~10 ns.
+
+/** readOptions(options, METADATA_OPTIONS). */
+function readMetadataOptions(options) {
+  if (options === undefined || options === null) return NO_OPTIONS
+  if (typeof options !== 'object') throw notAnObject(options)
+  return checkedSignal({
+    timeoutMs: options.timeoutMs,
+    retries: options.retries,
+    cache: options.cache,
+    signal: options.signal,
+    endpoint: options.endpoint,
+  })
+}
+
+function checkedSignal(plain) {
+  const { signal } = plain
+  if (signal === null) plain.signal = undefined
+  else if (signal !== undefined && !isSignal(signal)) throw notASignal(signal)
+  return plain
+}
+
+const notAnObject = (options) => codedError('ERR_INVALID_ARG', `options must be an object (got ${typeName(options)})`)
+const notASignal = (signal) =>
+  codedError('ERR_INVALID_ARG', `options.signal must be an AbortSignal (got ${typeName(signal)} without aborted, addEventListener and removeEventListener)`)
 
 function isSignal(signal) {
   return (
@@ -74,6 +113,10 @@ function readKey(key) {
 /** Whether the memo may answer a call with these options (else it goes to the native side). */
 function memoizable(options, bounds) {
   const { cache, signal, timeoutMs, retries, endpoint, audience } = options
+  return memoizableCall(cache, signal, timeoutMs, retries, endpoint, audience, bounds)
+}
+
+function memoizableCall(cache, signal, timeoutMs, retries, endpoint, audience, bounds) {
   if (cache !== undefined && cache !== true) return false
   if (signal !== undefined && signal.aborted) return false
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= bounds.maxTimeoutMs)) return false
@@ -101,7 +144,7 @@ function environment() {
 
 /** Starts a native call, wiring the caller's AbortSignal to its cancel handle. */
 function startNative(source, options, call) {
-  const started = performance.now()
+  const started = process.hrtime() // not performance.now(): its first read loads ~1 ms of modules
   const { signal } = options
   let pending
   if (signal === undefined) {
@@ -132,20 +175,38 @@ function startNative(source, options, call) {
 const toIamToken = (token) =>
   Object.freeze({ accessToken: token.accessToken, expiresAt: new Date(token.expiresAtMs), tokenType: 'Bearer' })
 
-/** Answers from the memo when it can, else asks the native side (sharing the call). */
-function cachedCall(source, record, options, call) {
+/** A call the memo did not answer: to the native side, shared among callers when memoizable.
+ *  (The memo's own answer, `memo.freshAnswer`, is looked up by the caller first, so that a hit
+ *  allocates nothing, not even the `call` closure.) */
+function nativeCall(source, record, options, call) {
   if (record === undefined) return startNative(source, options, call).then(toIamToken)
-  const answer = memo.freshAnswer(record, options.endpoint)
-  if (answer !== undefined) return answer
-  return memo.share(record, options.endpoint, flightKey(options), () => startNative(source, options, call), toIamToken)
+  return memo().share(record, options.endpoint, flightKey(options), () => startNative(source, options, call), toIamToken)
 }
 
 function tokenFromKey(key, options) {
   try {
-    const plain = readOptions(options, KEY_OPTIONS)
+    // readOptions(options, KEY_OPTIONS) unrolled into locals (the same names, in the same order):
+    // the plain object is made only when the memo does not answer (on a hit it would be the one
+    // allocation left).
+    let timeoutMs, retries, cache, signal, endpoint, audience
+    const given = options !== undefined && options !== null
+    if (given) {
+      if (typeof options !== 'object') throw notAnObject(options)
+      timeoutMs = options.timeoutMs
+      retries = options.retries
+      cache = options.cache
+      signal = options.signal
+      endpoint = options.endpoint
+      audience = options.audience
+      if (signal === null) signal = undefined
+      else if (signal !== undefined && !isSignal(signal)) throw notASignal(signal)
+    }
     const bounds = limits()
-    const record = memoizable(plain, bounds) ? memo.recordOfKey(key, bounds) : undefined
-    return cachedCall('key', record, plain, (cancel) => native().tokenFromKey(readKey(key), plain, cancel, environment()))
+    const record = memoizableCall(cache, signal, timeoutMs, retries, endpoint, audience, bounds) ? memo().recordOfKey(key, bounds) : undefined
+    const answer = record === undefined ? undefined : memo().freshAnswer(record, endpoint)
+    if (answer !== undefined) return answer
+    const plain = given ? { timeoutMs, retries, cache, signal, endpoint, audience } : NO_OPTIONS
+    return nativeCall('key', record, plain, (cancel) => native().tokenFromKey(readKey(key), plain, cancel, environment()))
   } catch (thrown) {
     return Promise.reject(asCallError(thrown, 'the key or options'))
   }
@@ -153,9 +214,11 @@ function tokenFromKey(key, options) {
 
 function tokenFromMetadata(options) {
   try {
-    const plain = readOptions(options, METADATA_OPTIONS)
-    const record = memoizable(plain, limits()) ? memo.metadataRecord() : undefined
-    return cachedCall('metadata', record, plain, (cancel) => native().tokenFromMetadata(plain, cancel, environment()))
+    const plain = readMetadataOptions(options)
+    const record = memoizable(plain, limits()) ? memo().metadataRecord() : undefined
+    const answer = record === undefined ? undefined : memo().freshAnswer(record, plain.endpoint)
+    if (answer !== undefined) return answer
+    return nativeCall('metadata', record, plain, (cancel) => native().tokenFromMetadata(plain, cancel, environment()))
   } catch (thrown) {
     return Promise.reject(asCallError(thrown, 'the options'))
   }
@@ -234,13 +297,13 @@ function getToken(options) {
     if (keyJson) return tokenFromKey(keyJson, keyOptions).then(chosen(ENV_KEY))
     tried.push(`key: options.key not given, ${ENV_KEY_FILE} and ${ENV_KEY} not set`)
 
-    const federationProblem = sources.federationProblem()
+    const federationProblem = sources().federationProblem()
     if (federationProblem === undefined) {
       return tokenFromFederation({ ...call, endpoint: federationEndpoint }).then(chosen('federation'))
     }
     tried.push(`federation: ${federationProblem}`)
 
-    const fromEnvironment = sources.environmentToken(tried)
+    const fromEnvironment = sources().environmentToken(tried)
     if (fromEnvironment?.token !== undefined) {
       debug('getToken: source %s', fromEnvironment.token.source)
       return Promise.resolve(fromEnvironment.token)
@@ -261,7 +324,7 @@ function getToken(options) {
       return metadata()
     }
     return profileAnswer({ ...call, endpoint }).then((answer) => {
-      const token = sources.profileToken(answer, tried, toIamToken)
+      const token = sources().profileToken(answer, tried, toIamToken)
       if (token === undefined) return metadata()
       debug('getToken: source %s', token.source)
       return token
@@ -302,14 +365,14 @@ function tokenProvider(options) {
 const testing = Object.freeze({
   advanceClock(ms) {
     native()._advanceClockForTesting(ms)
-    memo.advanceClock(ms)
+    memo().advanceClock(ms)
   },
   clearCache() {
     if (isLoaded()) native()._clearCacheForTesting()
-    memo.clear()
+    memo().clear()
   },
   isNativeLoaded: isLoaded,
-  memoSizes: memo.sizes,
+  memoSizes: () => memo().sizes(),
   limits: () => limits(),
 })
 

@@ -11,3 +11,10 @@ await contender.load()
 const getToken = await contender.memoized(keyFile, endpoint)
 const { accessToken } = await getToken()
 if (!accessToken.startsWith('t1.')) process.exitCode = 1
+process.stdout.write(JSON.stringify(usage()) + '\n')
+
+/** Peak RSS (KiB) and CPU time (user + system, all threads, ms) so far. */
+function usage() {
+  const u = process.resourceUsage()
+  return { maxRssKiB: u.maxRSS, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 }
+}

@@ -10,7 +10,7 @@ const contender = baseline ? undefined : byName(name)
 const fns = new Map()
 
 /** Factories run once per (kind, form): key import and the like are set-up, not measured. */
-async function fnFor(kind, { keyFile, endpoint, form }) {
+async function fnFor(kind, { keyFile, endpoint, form, keysFile }) {
   const id = `${kind}:${form ?? ''}`
   if (!fns.has(id)) {
     let fn
@@ -21,7 +21,7 @@ async function fnFor(kind, { keyFile, endpoint, form }) {
       const token = { accessToken: 't1.baseline', expiresAt: new Date(Date.now() + 3600e3), tokenType: 'Bearer' }
       const p = Promise.resolve(token)
       fn = form === 'async-fn' ? async () => p : () => p
-    } else fn = await contender.memoized(keyFile, endpoint, form)
+    } else fn = await contender.memoized(keyFile, endpoint, form, { keysFile })
     fns.set(id, fn)
   }
   return fns.get(id)
@@ -55,7 +55,8 @@ const ops = {
   },
   async cached(a) {
     const fn = await fnFor('memoized', a)
-    const first = await fn() // the first call fills the cache; not measured
+    let first
+    for (let i = 0; i < (fn.warmCalls ?? 1); i++) first = await fn() // fill the cache; not measured
     if (typeof first?.accessToken !== 'string') throw new Error('memoized call returned no accessToken')
     return awaitLoop(fn, a)
   },

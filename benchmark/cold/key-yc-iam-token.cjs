@@ -1,0 +1,17 @@
+// Cold start of a program that takes its token from an authorized key file with this package,
+// as a user writes it: node cold/key-yc-iam-token.cjs <keyFile> <endpoint>. The same work as
+// `cold/run.mjs yc-iam-token` without the harness's ES module and contender indirection.
+// Prints its peak RSS and CPU time.
+const { tokenFromKey } = require('../..') // i.e. require('yc-iam-token')
+
+const [keyFile, endpoint] = process.argv.slice(2)
+tokenFromKey(keyFile, { endpoint }).then(({ accessToken }) => {
+  if (!accessToken.startsWith('t1.')) process.exitCode = 1
+  process.stdout.write(JSON.stringify(usage()) + '\n')
+})
+
+/** Peak RSS (KiB) and CPU time (user + system, all threads, ms) so far. */
+function usage() {
+  const u = process.resourceUsage()
+  return { maxRssKiB: u.maxRSS, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 }
+}
