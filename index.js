@@ -24,7 +24,10 @@ const isLoaded = () => nativeModule !== undefined && nativeModule.isLoaded()
 const memo = () => (memoModule ??= require('./lib/memo.js'))
 const sources = () => (sourcesModule ??= require('./lib/sources.js'))
 const loadDebug = () => (debugModule ??= require('./lib/debug.js'))
-const debug = (format, ...args) => loadDebug().debug(format, ...args)
+// Debug lines only where NODE_DEBUG is set at all (util.debuglog then decides whether ours is
+// named): getToken({ context }) must not load node:util and diagnostics_channel to say nothing.
+const debugWanted = Boolean(process.env.NODE_DEBUG)
+const debug = (format, ...args) => debugWanted && loadDebug().debug(format, ...args)
 const reportOutcome = (promise, source, started) => loadDebug().reportOutcome(promise, source, started)
 
 const NO_OPTIONS = Object.freeze({})
@@ -34,6 +37,8 @@ const METADATA_OPTIONS = [...CALL_OPTIONS, 'endpoint']
 const FEDERATION_OPTIONS = [...CALL_OPTIONS, 'endpoint', 'serviceAccountId', 'subjectToken', 'subjectTokenFile', 'audience']
 const GET_TOKEN_OPTIONS = [...KEY_OPTIONS, 'context', 'key', 'metadataEndpoint', 'federationEndpoint']
 const JWT_OPTIONS = ['audience', 'lifetimeSec']
+/** What getToken reads: its options, and `token` to tell a context passed as the options. */
+const GET_TOKEN_READS = [...GET_TOKEN_OPTIONS, 'token']
 /** The fields of a key object the core reads (crates/core/src/key.rs; the last ones only to
  *  name what was passed by mistake: a context, a package.json, a public key). */
 const KEY_FIELDS = [
@@ -268,7 +273,7 @@ const withSource = (source) => (token) => ({ ...token, source })
 
 function getToken(options) {
   try {
-    const plain = readOptions(options, [...GET_TOKEN_OPTIONS, 'token'])
+    const plain = readOptions(options, GET_TOKEN_READS)
     if (plain.token !== undefined && plain.context === undefined) {
       throw codedError('ERR_INVALID_ARG', 'getToken was given a function context as its options: pass getToken({ context })')
     }

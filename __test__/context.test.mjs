@@ -93,3 +93,17 @@ test('a cyclic or getter-laden context is read safely', async () => {
   assert.equal(error.code, 'ERR_INVALID_ARG')
   assert.equal(error.cause.message, 'getter failed', 'what was thrown is kept as the cause')
 })
+
+test("the JS context rules keep the core's bounds (lib/context.js mirrors crates/core/src/limits.rs)", async () => {
+  const { createRequire } = await import('node:module')
+  const require = createRequire(import.meta.url)
+  const rules = require('../lib/context.js')
+  const limits = require('../index.js')[Symbol.for('yc-iam-token.testing')].limits()
+  assert.equal(rules.MAX_TOKEN_CHARS, limits.maxTokenChars)
+  assert.equal(rules.MAX_TOKEN_LIFETIME_SEC, limits.maxTokenLifetimeSec)
+  // And at the edges, the JS rule answers as those bounds say.
+  const at = (token) => call({ token })
+  await at({ access_token: 't1.' + 'x'.repeat(limits.maxTokenChars - 3), expires_in: limits.maxTokenLifetimeSec })
+  await rejectsWith(at({ access_token: 't1.' + 'x'.repeat(limits.maxTokenChars - 2), expires_in: 10 }), 'ERR_INVALID_ARG')
+  await rejectsWith(at({ access_token: TOKEN, expires_in: limits.maxTokenLifetimeSec + 1 }), 'ERR_INVALID_ARG')
+})

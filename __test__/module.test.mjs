@@ -84,3 +84,15 @@ test('by package name, from a .cjs and an .mjs file', (t) => {
     assert.equal(out.trim(), 't1.abc', file)
   }
 })
+
+test('a handler\'s getToken({ context }) loads three files of the package and nothing else', () => {
+  const script = `
+    const pkg = require(${JSON.stringify(root)})
+    pkg.getToken({ context: { token: { access_token: 't1.abc', expires_in: 60 } } }).then((t) => {
+      const ours = Object.keys(require.cache).filter((f) => f.startsWith(${JSON.stringify(root)})).map((f) => f.slice(${root.length}))
+      console.log(JSON.stringify({ source: t.source, ours: ours.sort() }))
+    })`
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: '' } }))
+  assert.equal(out.source, 'context')
+  assert.deepEqual(out.ours, ['index.js', 'lib/context.js', 'lib/errors.js'])
+})
