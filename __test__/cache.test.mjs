@@ -133,7 +133,7 @@ test('metadata: a second call makes no upstream request (JS memo and native cach
   assert.equal(emu.count('metadata'), 1)
   assert.equal(b.accessToken, a.accessToken)
   // The native cache itself (below the JS memo) also answers from memory.
-  const native = createRequire(import.meta.url)('../binding.js')
+  const native = createRequire(import.meta.url)('../index.js')[Symbol.for('yc-iam-token.testing')].addon()
   assert.equal((await native.tokenFromMetadata(options)).accessToken, a.accessToken)
   assert.equal(emu.count('metadata'), 1)
   const c = await tokenFromMetadata({ ...options, cache: false })
@@ -482,4 +482,48 @@ test('a process whose metadata call timed out (server never answers) exits promp
 test('no unhandled rejection in this process', async () => {
   await sleep(50)
   assert.deepEqual(unhandled, [])
+})
+
+test("a process's first calls (their native call starts before lib/memo.js loads) share one request, and the memo keeps the answer", async () => {
+  const key = newKey()
+  const file = writeKeyFile(tmp, key, { name: 'first-call.json' })
+  const script = fs.mkdtempSync(`${tmp}/first-`) + '/first.cjs'
+  fs.writeFileSync(
+    script,
+    `const pkg = require(${JSON.stringify(createRequire(import.meta.url).resolve('../index.js'))})
+    const testing = pkg[Symbol.for('yc-iam-token.testing')]
+    process.on('unhandledRejection', (e) => { console.log(JSON.stringify({ unhandled: String(e?.code ?? e) })); process.exit(1) })
+    const options = { endpoint: process.env.IAM_URL }
+    Promise.all([pkg.tokenFromKey(process.env.KEY_FILE, options), pkg.tokenFromKey(process.env.KEY_FILE, options)]).then(async ([a, b]) => {
+      const sizes = testing.memoSizes()
+      const again = await pkg.tokenFromKey(process.env.KEY_FILE, options)
+      console.log(JSON.stringify({ same: a.accessToken === b.accessToken && b.accessToken === again.accessToken, sizes }))
+    })`,
+  )
+  const before = emu.count('iam')
+  const out = await runNode(script, { env: { ...process.env, IAM_URL: emu.iamUrl, KEY_FILE: file } })
+  assert.equal(out.code, 0, out.stderr)
+  assert.deepEqual(out.json, { same: true, sizes: { identities: 0, texts: 0, paths: 1 } })
+  assert.equal(emu.count('iam') - before, 1)
+
+  fs.writeFileSync(
+    script,
+    `const pkg = require(${JSON.stringify(createRequire(import.meta.url).resolve('../index.js'))})
+    process.on('unhandledRejection', (e) => { console.log(JSON.stringify({ unhandled: String(e?.code ?? e) })); process.exit(1) })
+    // A key object each of whose fields throws at its second read: the native call's copy has
+    // read them once; the memo, which reads them next, cannot, and keeps nothing for this key.
+    const fragile = {}
+    for (const [k, v] of Object.entries(JSON.parse(process.env.KEY))) {
+      let reads = 0
+      Object.defineProperty(fragile, k, { enumerable: true, get() { if (++reads > 1) throw new Error('read twice'); return v } })
+    }
+    const testing = pkg[Symbol.for('yc-iam-token.testing')]
+    pkg.tokenFromKey(fragile, { endpoint: process.env.IAM_URL }).then(
+      (t) => console.log(JSON.stringify({ token: t.accessToken.startsWith('t1.'), sizes: testing.memoSizes() })),
+      (e) => console.log(JSON.stringify({ error: e.code })),
+    )`,
+  )
+  const fragileOut = await runNode(script, { env: { ...process.env, IAM_URL: emu.iamUrl, KEY: JSON.stringify(key) } })
+  assert.equal(fragileOut.code, 0, fragileOut.stderr)
+  assert.deepEqual(fragileOut.json, { token: true, sizes: { identities: 0, texts: 0, paths: 0 } })
 })

@@ -94,11 +94,11 @@ test('a cyclic or getter-laden context is read safely', async () => {
   assert.equal(error.cause.message, 'getter failed', 'what was thrown is kept as the cause')
 })
 
-test("the JS context rules keep the core's bounds (lib/context.js mirrors crates/core/src/limits.rs)", async () => {
+test("the JS context rules keep the core's bounds (index.js mirrors crates/core/src/limits.rs)", async () => {
   const { createRequire } = await import('node:module')
-  const require = createRequire(import.meta.url)
-  const rules = require('../lib/context.js')
-  const limits = require('../index.js')[Symbol.for('yc-iam-token.testing')].limits()
+  const testing = createRequire(import.meta.url)('../index.js')[Symbol.for('yc-iam-token.testing')]
+  const rules = testing.contextBounds
+  const limits = testing.limits()
   assert.equal(rules.MAX_TOKEN_CHARS, limits.maxTokenChars)
   assert.equal(rules.MAX_TOKEN_LIFETIME_SEC, limits.maxTokenLifetimeSec)
   // And at the edges, the JS rule answers as those bounds say.

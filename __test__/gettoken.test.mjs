@@ -127,8 +127,9 @@ test('3. federation is not tried with half of what it needs', async () => {
 })
 
 test('JS decides "federation applies" by the core\'s rule', () => {
-  const { federationApplies } = createRequire(import.meta.url)('../binding.js')
-  const { federationProblem } = createRequire(import.meta.url)('../lib/sources.js')
+  const testing = createRequire(import.meta.url)('../index.js')[Symbol.for('yc-iam-token.testing')]
+  const { federationApplies } = testing.addon()
+  const { federationProblem } = testing
   const values = { YC_SERVICE_ACCOUNT_ID: SA, YC_ID_TOKEN: 'x.y.z', YC_ID_TOKEN_FILE: '/t', ACTIONS_ID_TOKEN_REQUEST_URL: 'https://x/', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'b' }
   for (let mask = 0; mask < 32; mask++) {
     for (const name of FEDERATION_ENV) delete process.env[name]

@@ -8,6 +8,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+import { generateAuthorizedKey } from './keys.mjs'
+
 const root = fileURLToPath(new URL('..', import.meta.url))
 const API = ['createJwt', 'getToken', 'tokenFromContext', 'tokenFromFederation', 'tokenFromKey', 'tokenFromMetadata', 'tokenProvider']
 
@@ -47,7 +49,7 @@ test('with the binary removed: tokenFromContext works, the others say ERR_NATIVE
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const copy = join(dir, 'yc-iam-token')
   mkdirSync(join(copy, 'lib'), { recursive: true })
-  for (const file of ['index.js', 'binding.js', 'package.json']) writeFileSync(join(copy, file), readFileSync(join(root, file)))
+  for (const file of ['index.js', 'package.json']) writeFileSync(join(copy, file), readFileSync(join(root, file)))
   for (const file of readdirSync(join(root, 'lib'))) writeFileSync(join(copy, 'lib', file), readFileSync(join(root, 'lib', file)))
   const script = `
     const pkg = require(${JSON.stringify(copy)})
@@ -63,6 +65,35 @@ test('with the binary removed: tokenFromContext works, the others say ERR_NATIVE
   assert.equal(out.key, 'ERR_NATIVE_BINDING_NOT_FOUND')
   assert.equal(out.jwt, 'ERR_NATIVE_BINDING_NOT_FOUND')
   assert.match(out.message, /yc-iam-token-linux-x64-gnu|no native binary/)
+})
+
+test('NAPI_RS_NATIVE_LIBRARY_PATH names the addon to load (napi-rs\'s override), in a copy without one', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yc-iam-token-override-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const copy = join(dir, 'yc-iam-token')
+  mkdirSync(join(copy, 'lib'), { recursive: true })
+  for (const file of ['index.js', 'package.json']) writeFileSync(join(copy, file), readFileSync(join(root, file)))
+  for (const file of readdirSync(join(root, 'lib'))) writeFileSync(join(copy, 'lib', file), readFileSync(join(root, 'lib', file)))
+  const binary = readdirSync(root).find((f) => f.endsWith('.node'))
+  const script = `
+    const pkg = require(${JSON.stringify(copy)})
+    try { console.log(pkg.createJwt(${JSON.stringify(JSON.stringify(generateAuthorizedKey().key))}).split('.').length) } catch (e) { console.log(e.code) }`
+  const jwt = (path) => execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: path } }).trim()
+  assert.equal(jwt(join(root, binary)), '3')
+  assert.equal(jwt(join(dir, 'nowhere.node')), 'ERR_NATIVE_BINDING_NOT_FOUND')
+})
+
+test('require by name loads no part of the ESM loader (no `exports` map: on Node 20 it costs ~1.5 ms)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'yc-iam-token-byname-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'node_modules'))
+  symlinkSync(root, join(dir, 'node_modules', 'yc-iam-token'), 'dir')
+  const script = `
+    const before = new Set(process.moduleLoadList)
+    require('yc-iam-token')
+    console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))))`
+  const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' }))
+  assert.deepEqual(loaded.filter((m) => m.includes('modules/esm')), [])
 })
 
 test('by package name, from a .cjs and an .mjs file', (t) => {
@@ -85,7 +116,7 @@ test('by package name, from a .cjs and an .mjs file', (t) => {
   }
 })
 
-test('a handler\'s getToken({ context }) loads three files of the package and nothing else', () => {
+test('a handler\'s getToken({ context }) loads index.js of the package and nothing else', () => {
   const script = `
     const pkg = require(${JSON.stringify(root)})
     pkg.getToken({ context: { token: { access_token: 't1.abc', expires_in: 60 } } }).then((t) => {
@@ -94,5 +125,5 @@ test('a handler\'s getToken({ context }) loads three files of the package and no
     })`
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: '' } }))
   assert.equal(out.source, 'context')
-  assert.deepEqual(out.ours, ['index.js', 'lib/context.js', 'lib/errors.js'])
+  assert.deepEqual(out.ours, ['index.js'])
 })

@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
+import { linkAsInstalled } from './lib/installed.mjs'
 import { median } from './lib/stats.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -21,6 +22,7 @@ const { generateAuthorizedKey, writeKeyFile } = await import(pathToFileURL(path.
 const { makeTestCA } = await import(pathToFileURL(path.join(ROOT, '__test__/tls.mjs')).href)
 
 const RUNS = Number(process.argv[2] ?? 15)
+linkAsInstalled()
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'yc-iam-token-breakdown-'))
 const ca = makeTestCA(path.join(dir, 'ca'))
 const SYSTEM_ROOTS = '/etc/ssl/certs/ca-certificates.crt'
@@ -91,9 +93,11 @@ const sign = gap('steps-http', 'firstJwt', 'secondJwt')
 const parse = minus(gap('steps-http', 'secondJwt', 'otherKeyJwt'), sign)
 const rows = [
   ["Node start to the first line of a CommonJS script (empty script's)", at('noop', 'start'), "performance.now() and CPU time at the script's first line"],
-  ["`require('yc-iam-token')`: index.js, lib/errors.js, lib/context.js", gap('steps-http', 'start', 'requireIndex'), 'no native code yet'],
-  ['binding.js + dlopen of the .node + napi module init + tokio runtime start', gap('steps-http', 'requireIndex', 'binding'), "`require('../binding.js')`, what the first native call does"],
-  ['  of which: `process.dlopen` of the .node alone', minus(at('dlopen', 'dlopen'), at('dlopen', 'start')), 'the rest is binding.js: compiling its 36 KB (~0.9 ms) and its libc check'],
+  ["`require('yc-iam-token')` by name: package.json, index.js", gap('steps-http', 'start', 'requireIndex'), 'no native code yet'],
+  ['lib/native.js', gap('steps-http', 'requireIndex', 'nativeJs'), 'what the first call that needs the addon loads first'],
+  ['the addon: its loader (libc check) + dlopen of the .node + napi module init + tokio runtime start', gap('steps-http', 'nativeJs', 'addon'), 'then'],
+  ['  of which: `process.dlopen` of the .node alone', minus(at('dlopen', 'dlopen'), at('dlopen', 'start')), 'the rest: the loader finding the file'],
+  ['lib/memo.js, node:diagnostics_channel', gap('steps-http', 'addon', 'binding'), "a program's first call loads them once its request is on its way"],
   ['key parsing (PEM → DER → aws-lc RSA key, checked)', parse, 'createJwt(another key) − createJwt(parsed key)'],
   ['first signature: one-time costs (DRBG seeding, CPU dispatch, first touch of the code)', minus(minus(gap('steps-http', 'readKey', 'firstJwt'), parse), sign), 'first createJwt − parsing − a warm signature'],
   ['one RSA-2048 PS256 signature, warm', sign, 'createJwt(parsed key)'],

@@ -11,7 +11,7 @@ import { delimiter, join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname ?? new URL('..', import.meta.url).pathname, '..')
 const napi = join(root, 'node_modules', '.bin', 'napi')
-const args = ['build', '--platform', '--release', '--js', 'binding.js', '--dts', 'binding.d.ts', ...process.argv.slice(2)]
+const args = ['build', '--platform', '--release', '--no-js', '--dts', 'binding.d.ts', ...process.argv.slice(2)]
 const env = { ...process.env }
 
 const isGlibcX64 =

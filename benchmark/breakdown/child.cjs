@@ -5,7 +5,7 @@
 //   steps     the key path, phase by phase (each phase's one-time cost is the gap between marks)
 //   key       tokenFromKey alone, as a program calls it (the sum the steps must add up to)
 //   metadata  tokenFromMetadata, phase by phase
-//   dlopen    the .node file through process.dlopen alone (no binding.js)
+//   dlopen    the .node file through process.dlopen alone (no loader)
 //   noop      nothing (the exit of an empty script, to subtract)
 const fs = require('node:fs')
 const path = require('node:path')
@@ -33,14 +33,22 @@ async function main() {
     mark('dlopen')
     return
   }
-  const lib = require(ROOT) // index.js and lib/*.js: no native code yet
+  const lib = require('yc-iam-token') // benchmark/node_modules/yc-iam-token: index.js, no native code yet
   mark('requireIndex')
   if (mode === 'key') {
     await lib.tokenFromKey(args.keyFile, { endpoint: args.endpoint })
     mark('firstToken')
     return
   }
-  require(path.join(ROOT, 'binding.js')) // what lib/native.js does at the first native call
+  // What the first native call does, step by step: lib/native.js, then the addon; lib/memo.js
+  // (and node:diagnostics_channel) load once its request is on its way.
+  const testing = lib[Symbol.for('yc-iam-token.testing')]
+  testing.loadNativeJs()
+  mark('nativeJs')
+  testing.addon()
+  mark('addon')
+  testing.memoSizes()
+  require('node:diagnostics_channel')
   mark('binding')
   if (mode === 'metadata') {
     await lib.tokenFromMetadata()
@@ -63,4 +71,4 @@ async function main() {
   mark('secondToken')
 }
 
-main().then(() => process.stdout.write(JSON.stringify({ marks, cpu }) + '\n'))
+main().then(() => fs.writeSync(1, JSON.stringify({ marks, cpu }) + '\n'))

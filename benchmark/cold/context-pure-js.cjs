@@ -9,7 +9,8 @@ const handler = async (event, context) => {
 const context = { token: { access_token: 't1.9euelZqcold-start-context-token', expires_in: 43200, token_type: 'Bearer' } }
 handler({}, context).then((accessToken) => {
   if (!accessToken.startsWith('t1.')) process.exitCode = 1
-  process.stdout.write(JSON.stringify(usage()) + '\n')
+  // fs.writeSync, not process.stdout: making the stdout stream of a pipe costs a process ~5 ms.
+  require('node:fs').writeSync(1, JSON.stringify(usage()) + '\n')
 })
 
 /** Peak RSS (KiB) and CPU time (user + system, all threads, ms) so far. */

@@ -27,7 +27,7 @@ export default {
   signer: 'createJwt: sync, native (aws-lc-rs) on the calling thread',
   memo: 'built in (tokenFromKey default: cache on)',
   async load() {
-    lib = require('../..') // i.e. require('yc-iam-token')
+    lib = require('yc-iam-token') // benchmark/node_modules/yc-iam-token: a link to the repository
   },
   /** createJwt is synchronous. */
   async sign(keyFile) {
