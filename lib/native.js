@@ -15,11 +15,11 @@
 //   objects ({ source, origin, durationMs } / { source, code, status, durationMs }) for metrics.
 //   Memo hits on the calling thread are not reported: they are the nanosecond path.
 //
-// `front` is what index.js holds for every file (the argument and error rules).
-
+// `front` is what index.js holds for every file (the argument and error rules). The factory is
+// parenthesized so that V8 compiles it at once, not once to skip over and again when it runs.
 
 module.exports = (function nativeCalls(front) {
-  const { codedError, asCallError, readOptions, notAnObject, notASignal, isSignal, NO_OPTIONS, CALL_OPTIONS } = front
+  const { codedError, asCallError, readOptions, notAnObject, notASignal, isSignal, debugWanted, NO_OPTIONS, CALL_OPTIONS } = front
 
   // ---- the addon ----
 
@@ -60,7 +60,7 @@ module.exports = (function nativeCalls(front) {
 
   let tokenChannel, errorChannel // made by the first outcome to report (after its call started)
   // node:util only where NODE_DEBUG is set at all (util.debuglog then decides whether ours is named).
-  let log = process.env.NODE_DEBUG
+  let log = debugWanted
     ? require('node:util').debuglog('yc-iam-token', (fn) => {
         log = fn
       })
@@ -262,19 +262,21 @@ module.exports = (function nativeCalls(front) {
       }
       const bounds = limits()
       const useMemo = memoizable(cache, signal, timeoutMs, retries, endpoint, audience, bounds)
-      if (useMemo && memo === undefined) {
-        const plain = given ? { timeoutMs, retries, cache, signal, endpoint, audience } : NO_OPTIONS
-        const call = (cancel) => loaded().tokenFromKey(readKey(key), plain, cancel, environment())
-        return firstCall('key', plain, call, (memo) => memo.recordOfKey(key, bounds))
-      }
-      const record = useMemo ? memo.recordOfKey(key, bounds) : undefined
+      const record = useMemo && memo !== undefined ? memo.recordOfKey(key, bounds) : undefined
       const answer = record === undefined ? undefined : memo.freshAnswer(record, endpoint)
       if (answer !== undefined) return answer
       const plain = given ? { timeoutMs, retries, cache, signal, endpoint, audience } : NO_OPTIONS
-      return nativeCall('key', record, plain, (cancel) => loaded().tokenFromKey(readKey(key), plain, cancel, environment()))
+      return keyCall(key, plain, record, useMemo && memo === undefined, bounds)
     } catch (thrown) {
       return Promise.reject(asCallError(thrown, 'the key or options'))
     }
+  }
+
+  /** tokenFromKey past the memo (out of line: a hit stays small enough for V8 to inline). */
+  function keyCall(key, plain, record, first, bounds) {
+    const call = (cancel) => loaded().tokenFromKey(readKey(key), plain, cancel, environment())
+    if (first) return firstCall('key', plain, call, (memo) => memo.recordOfKey(key, bounds))
+    return nativeCall('key', record, plain, call)
   }
 
   function tokenFromMetadata(options) {
@@ -282,17 +284,21 @@ module.exports = (function nativeCalls(front) {
       const plain = readMetadataOptions(options)
       const { cache, signal, timeoutMs, retries, endpoint } = plain
       const useMemo = memoizable(cache, signal, timeoutMs, retries, endpoint, undefined, limits())
-      if (useMemo && memo === undefined) return firstCall('metadata', plain, metadataCall(plain), (memo) => memo.metadataRecord())
-      const record = useMemo ? memo.metadataRecord() : undefined
+      const record = useMemo && memo !== undefined ? memo.metadataRecord() : undefined
       const answer = record === undefined ? undefined : memo.freshAnswer(record, endpoint)
       if (answer !== undefined) return answer
-      return nativeCall('metadata', record, plain, metadataCall(plain))
+      return metadataCall(plain, record, useMemo && memo === undefined)
     } catch (thrown) {
       return Promise.reject(asCallError(thrown, 'the options'))
     }
   }
 
-  const metadataCall = (plain) => (cancel) => loaded().tokenFromMetadata(plain, cancel, environment())
+  /** tokenFromMetadata past the memo. */
+  function metadataCall(plain, record, first) {
+    const call = (cancel) => loaded().tokenFromMetadata(plain, cancel, environment())
+    if (first) return firstCall('metadata', plain, call, (memo) => memo.metadataRecord())
+    return nativeCall('metadata', record, plain, call)
+  }
 
   function tokenFromFederation(options) {
     try {

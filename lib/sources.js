@@ -36,7 +36,8 @@ const looksLikeOauth = (text) => /^(y[0-9]_|AQAA)/.test(text)
 
 /** `front`: index.js's rules (errors, tokens); `native()`: lib/native.js's calls, loaded by the
  *  first source that needs them (not by an IAM token from the environment). */
-module.exports = function otherSources(front, native) {
+// Parenthesized, as lib/native.js's factory, to be compiled once.
+module.exports = (function otherSources(front, native) {
   const { codedError, tokenProblem, debugWanted } = front
   const chosen = (source) => native().chosen(source)
   const debug = (...args) => debugWanted && native().debug(...args)
@@ -160,4 +161,4 @@ module.exports = function otherSources(front, native) {
   }
 
   return { pastContext, federationProblem }
-}
+})
