@@ -60,7 +60,7 @@ const CONFIG = QUICK
   : {
       mode: 'full',
       budgetMs: 14 * 60_000,
-      cold: { warmup: 2, runs: 41 },
+      cold: { warmup: 2, runs: 61 },
       exchange: { warmupMs: 500, runs: 5, durationMs: 1_200, concurrency: 16, maxCount: 200_000 },
       cached: { warmupMs: 300, runs: 5, durationMs: 400, maxCalls: 1_000_000 },
       sign: { warmupMs: 300, runs: 5, durationMs: 1_200, concurrency: 16, maxCount: 200_000 },
@@ -287,7 +287,10 @@ async function measureCold() {
   const usageOf = (name, field) => median(usages[name].map((u) => u[field]))
   const floor = median(times.floor)
   const floorCpu = usageOf('floor', 'cpuMs')
-  const pureJsContext = median(times['context-pure-js'])
+  // Ratios are medians of per-run ratios: a run's entries start one after another, so a slow
+  // moment of the machine slows both sides of a ratio (the ratio of two medians is noisier).
+  const pairedWall = (name, ref) => median(times[name].map((t, r) => t / times[ref][r]))
+  const pairedCpu = (name, ref) => median(usages[name].map((u, r) => u.cpuMs / usages[ref][r].cpuMs))
   const results = entries.filter((e) => !e.hidden).map((e) => {
     const medianMs = median(times[e.name])
     const x = {
@@ -298,16 +301,16 @@ async function measureCold() {
       minMs: Math.min(...times[e.name]),
       maxMs: Math.max(...times[e.name]),
       overFloorMs: medianMs - floor,
-      ratioToFloor: medianMs / floor,
+      ratioToFloor: pairedWall(e.name, 'floor'),
       maxRssMiB: usageOf(e.name, 'maxRssKiB') / 1024,
       cpuMs: usageOf(e.name, 'cpuMs'),
-      cpuRatioToFloor: usageOf(e.name, 'cpuMs') / floorCpu,
+      cpuRatioToFloor: e.name === 'floor' ? 1 : pairedCpu(e.name, 'floor-usage'),
       runsMs: times[e.name],
       usages: usages[e.name],
     }
     if (e.group === 'context' && e.name !== 'context-pure-js') {
-      x.ratioToPureJs = medianMs / pureJsContext
-      x.cpuRatioToPureJs = x.cpuMs / usageOf('context-pure-js', 'cpuMs')
+      x.ratioToPureJs = pairedWall(e.name, 'context-pure-js')
+      x.cpuRatioToPureJs = pairedCpu(e.name, 'context-pure-js')
       if (e.name === 'context-yc-iam-token') {
         x.aim = `≤ ${COLD_AIM_CONTEXT}× pure JS`
         x.aimMet = x.ratioToPureJs <= COLD_AIM_CONTEXT
@@ -326,7 +329,8 @@ async function measureCold() {
       'the key file, sign, POST to the local IAM emulator (an ES module importing the contender: the same harness for ' +
       'all four), and this package once more as a user writes it, `cold/key-yc-iam-token.cjs`. Metadata: `cold/metadata-*.cjs` with `YC_METADATA_ADDR` at the ' +
       'emulator (plain HTTP, as the metadata service is). Entries take turns, a different one first each run; median, ' +
-      "min, max. Peak RSS and CPU time (user + system, all threads, up to the child's last line: less sensitive to " +
+      'min, max; each ratio is the median of the per-run ratios (both sides of a ratio ran within the same second). ' +
+      "The two pure-JS rows are the same file: how far they lie apart is this run's noise. Peak RSS and CPU time (user + system, all threads, up to the child's last line: less sensitive to " +
       "the machine's load than wall time): `process.resourceUsage()` printed by the child at its end (the floor's by " +
       `\`node -e\` printing them, run as often). Aims (issue "Cold start at the floor"): the context handler ≤ ${COLD_AIM_CONTEXT}× the pure-JS one; ` +
       `the key and metadata paths ≤ ${COLD_AIM_FLOOR}× the floor.`,
