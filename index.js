@@ -144,15 +144,35 @@ function fromContext(context) {
 
 // ---- what is loaded at first use ----
 
-/** What lib/native.js and lib/sources.js take from this file (their one home). */
 // Debug lines only where NODE_DEBUG is set at all: getToken({ context }) must not load
-// lib/native.js (and node:diagnostics_channel) to say nothing.
+// lib/native.js (and node:util) to say nothing.
 const debugWanted = Boolean(process.env.NODE_DEBUG)
+
+/** getToken's `.then` for a token from `source`, which it names in a debug line now, as it
+ *  chooses it (a failure of that source then follows it). */
+function chosen(source) {
+  if (debugWanted) calls().debug('getToken: source %s', source)
+  return (token) => ({ ...token, source })
+}
+
 /** What lib/native.js and lib/sources.js take from this file (their one home). */
-const front = { codedError, asCallError, typeName, readOptions, notAnObject, notASignal, isSignal, tokenProblem, debugWanted, NO_OPTIONS, CALL_OPTIONS }
+const front = { codedError, asCallError, readOptions, notAnObject, notASignal, isSignal, tokenProblem, chosen, debugWanted, NO_OPTIONS, CALL_OPTIONS }
 let nativeCalls, otherSources
-const native = () => (nativeCalls ??= require('./lib/native.js')(front))
-const sources = () => (otherSources ??= require('./lib/sources.js')(front, native))
+
+/** lib/native.js: the calls that need the addon (which it loads at the first of them). */
+const calls = () => (nativeCalls ??= loadPart('lib/native.js', () => require('./lib/native.js'))(front))
+/** lib/sources.js: getToken past the context. */
+const sources = () => (otherSources ??= loadPart('lib/sources.js', () => require('./lib/sources.js'))(front, calls))
+
+/** One of lib/'s files (literal requires: bundlers and file tracers see them); a package that
+ *  lacks it is damaged, and ERR_INTERNAL says so. */
+function loadPart(file, load) {
+  try {
+    return load()
+  } catch (cause) {
+    throw codedError('ERR_INTERNAL', `yc-iam-token is damaged: its ${file} could not be loaded; reinstall the package`, { cause })
+  }
+}
 
 // ---- the API ----
 
@@ -165,22 +185,32 @@ function tokenFromContext(context) {
 }
 
 function tokenFromKey(key, options) {
-  return native().tokenFromKey(key, options)
+  try {
+    return calls().tokenFromKey(key, options)
+  } catch (damaged) {
+    return Promise.reject(damaged) // lib/native.js's own calls never throw
+  }
 }
 
 function tokenFromMetadata(options) {
-  return native().tokenFromMetadata(options)
+  try {
+    return calls().tokenFromMetadata(options)
+  } catch (damaged) {
+    return Promise.reject(damaged)
+  }
 }
 
 function tokenFromFederation(options) {
-  return native().tokenFromFederation(options)
+  try {
+    return calls().tokenFromFederation(options)
+  } catch (damaged) {
+    return Promise.reject(damaged)
+  }
 }
 
 function createJwt(key, options) {
-  return native().createJwt(key, options)
+  return calls().createJwt(key, options)
 }
-
-const fromTheContext = (token) => ({ ...token, source: 'context' })
 
 /** getToken: the first source that applies, in the order of the design contract. */
 function getToken(options) {
@@ -193,7 +223,7 @@ function getToken(options) {
     const tried = []
     if (context != null) {
       if (typeof context !== 'object' || context.token != null || 'access_token' in context) {
-        return tokenFromContext(context).then(debugWanted ? native().chosen('context') : fromTheContext)
+        return tokenFromContext(context).then(chosen('context'))
       }
       tried.push('context: given, but it has no token (the function version has no service account)')
     } else {
@@ -222,14 +252,14 @@ function tokenProvider(options) {
 
 /** Test hooks, under a symbol so that no `import *` or key listing shows them. */
 const testing = Object.freeze({
-  advanceClock: (ms) => native().testing.advanceClock(ms),
-  clearCache: () => native().testing.clearCache(),
-  memoSizes: () => native().testing.memoSizes(),
-  limits: () => native().testing.limits(),
+  advanceClock: (ms) => calls().testing.advanceClock(ms),
+  clearCache: () => calls().testing.clearCache(),
+  memoSizes: () => calls().testing.memoSizes(),
+  limits: () => calls().testing.limits(),
   /** The addon's own exports (loads it). */
-  addon: () => native().testing.addon(),
+  addon: () => calls().testing.addon(),
   /** Loads lib/native.js, not yet the addon (benchmark/breakdown.mjs times the two apart). */
-  loadNativeJs: () => void native(),
+  loadNativeJs: () => void calls(),
   isNativeLoaded: () => nativeCalls !== undefined && nativeCalls.testing.isLoaded(),
   contextBounds: Object.freeze({ MAX_TOKEN_CHARS, MAX_TOKEN_LIFETIME_SEC }),
   federationProblem: () => sources().federationProblem(),

@@ -44,13 +44,19 @@ test('require maps no .node file; the first call that needs native code does', {
   assert.equal(afterJwt, 1, 'createJwt loads the addon')
 })
 
-test('with the binary removed: tokenFromContext works, the others say ERR_NATIVE_BINDING_NOT_FOUND', (t) => {
+/** The package's JS files copied into a temporary folder: a package with no binary beside it. */
+function copyWithoutBinary(t) {
   const dir = mkdtempSync(join(tmpdir(), 'yc-iam-token-nobinary-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const copy = join(dir, 'yc-iam-token')
   mkdirSync(join(copy, 'lib'), { recursive: true })
   for (const file of ['index.js', 'package.json']) writeFileSync(join(copy, file), readFileSync(join(root, file)))
   for (const file of readdirSync(join(root, 'lib'))) writeFileSync(join(copy, 'lib', file), readFileSync(join(root, 'lib', file)))
+  return { dir, copy }
+}
+
+test('with the binary removed: tokenFromContext works, the others say ERR_NATIVE_BINDING_NOT_FOUND', (t) => {
+  const { copy } = copyWithoutBinary(t)
   const script = `
     const pkg = require(${JSON.stringify(copy)})
     const out = {}
@@ -68,12 +74,7 @@ test('with the binary removed: tokenFromContext works, the others say ERR_NATIVE
 })
 
 test('NAPI_RS_NATIVE_LIBRARY_PATH names the addon to load (napi-rs\'s override), in a copy without one', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'yc-iam-token-override-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const copy = join(dir, 'yc-iam-token')
-  mkdirSync(join(copy, 'lib'), { recursive: true })
-  for (const file of ['index.js', 'package.json']) writeFileSync(join(copy, file), readFileSync(join(root, file)))
-  for (const file of readdirSync(join(root, 'lib'))) writeFileSync(join(copy, 'lib', file), readFileSync(join(root, 'lib', file)))
+  const { dir, copy } = copyWithoutBinary(t)
   const binary = readdirSync(root).find((f) => f.endsWith('.node'))
   const script = `
     const pkg = require(${JSON.stringify(copy)})
@@ -81,14 +82,38 @@ test('NAPI_RS_NATIVE_LIBRARY_PATH names the addon to load (napi-rs\'s override),
   const jwt = (path) => execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: path } }).trim()
   assert.equal(jwt(join(root, binary)), '3')
   assert.equal(jwt(join(dir, 'nowhere.node')), 'ERR_NATIVE_BINDING_NOT_FOUND')
+  // A relative path is the package folder's, as napi-rs's loader takes it.
+  writeFileSync(join(copy, 'custom.node'), readFileSync(join(root, binary)))
+  assert.equal(jwt('./custom.node'), '3')
+})
+
+test('a build in the package folder that fails to load gives way to the platform package', { skip: !readdirSync(root).some((f) => f.endsWith('.linux-x64-gnu.node')) }, (t) => {
+  const { dir, copy } = copyWithoutBinary(t)
+  const binary = 'yc-iam-token.linux-x64-gnu.node'
+  writeFileSync(join(copy, binary), 'not an ELF file') // say, a clone's build for a newer glibc
+  const script = `
+    const pkg = require(${JSON.stringify(copy)})
+    try { console.log(pkg.createJwt(${JSON.stringify(JSON.stringify(generateAuthorizedKey().key))}).split('.').length) } catch (e) { console.log(e.code, e.cause?.constructor.name) }`
+  const jwt = () => execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: dir }).trim()
+  assert.equal(jwt(), 'ERR_NATIVE_BINDING_NOT_FOUND AggregateError', 'both failures are kept')
+  const platform = join(dir, 'node_modules', 'yc-iam-token-linux-x64-gnu')
+  mkdirSync(platform, { recursive: true })
+  writeFileSync(join(platform, 'package.json'), JSON.stringify({ name: 'yc-iam-token-linux-x64-gnu', version: '0.1.0', main: binary }))
+  writeFileSync(join(platform, binary), readFileSync(join(root, binary)))
+  assert.equal(jwt(), '3')
 })
 
 test('require by name loads no part of the ESM loader (no `exports` map: on Node 20 it costs ~1.5 ms)', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'yc-iam-token-byname-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  mkdirSync(join(dir, 'node_modules'))
+  mkdirSync(join(dir, 'node_modules', 'empty'), { recursive: true })
+  writeFileSync(join(dir, 'node_modules', 'empty', 'package.json'), '{"name":"empty","main":"index.js"}')
+  writeFileSync(join(dir, 'node_modules', 'empty', 'index.js'), '')
   symlinkSync(root, join(dir, 'node_modules', 'yc-iam-token'), 'dir')
+  // After a package with nothing in it: what any require loads (on Node 18, the ESM loader
+  // itself) is loaded by then; what is left is what this package's require adds.
   const script = `
+    require('empty')
     const before = new Set(process.moduleLoadList)
     require('yc-iam-token')
     console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))))`

@@ -78,6 +78,8 @@ test('NODE_DEBUG=yc-iam-token: the source chosen and each answer with its time, 
       const a = await pkg.getToken({ key, endpoint: process.env.IAM })
       await pkg.getToken({ key, endpoint: process.env.IAM, cache: false })
       await pkg.tokenFromKey({ ...key, id: 'ajeUnknownKey' }, { endpoint: process.env.IAM }).catch(() => {})
+      // A source that fails is still named, as it is chosen: before its failure.
+      await pkg.getToken({ key: '/nowhere/key.json', endpoint: process.env.IAM }).catch(() => {})
       console.log(JSON.stringify({ token: a.accessToken }))
     })()`
   const { stdout, stderr, code } = await runNode('-e', {
@@ -90,5 +92,8 @@ test('NODE_DEBUG=yc-iam-token: the source chosen and each answer with its time, 
   assert.ok(lines.some((l) => /getToken: source key/.test(l)), stderr)
   assert.ok(lines.some((l) => /key: token fetched in [\d.]+ ms/.test(l)), stderr)
   assert.ok(lines.some((l) => /key: failed with ERR_IAM_REJECTED in [\d.]+ ms/.test(l)), stderr)
+  const last = lines.slice(-2)
+  assert.match(last[0] ?? '', /getToken: source key$/, stderr)
+  assert.match(last[1] ?? '', /key: failed with ERR_INVALID_KEY in [\d.]+ ms/, stderr)
   for (const secret of [token, key.private_key.split('\n')[3], 'eyJ']) assert.ok(!stderr.includes(secret), `${secret.slice(0, 12)}… in the debug output`)
 })

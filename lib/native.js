@@ -4,10 +4,11 @@
 // - loading the addon (our own loader: napi-rs's generated one compiles 36 KB of JS into every
 //   cold start, ~1.4 ms, to handle twenty targets; this package ships eight);
 // - the calls: their options read into plain objects before the native side sees them, the
-//   AbortSignal wired to a cancel handle, the memo (lib/memo.js) asked first;
-// - the process's first native call starts before lib/memo.js and node:diagnostics_channel are
-//   loaded (nothing can be memoized yet, nobody can have seen an outcome): they load while its
-//   request is on its way, off a cold start's critical path;
+//   AbortSignal wired to a cancel handle, the memo (lib/memo.js) asked before the native side;
+// - but the process's first memoizable call starts its native call before lib/memo.js is loaded
+//   (nothing can be memoized yet), and the first outcome to report loads
+//   node:diagnostics_channel: both load while that first request is on its way, off a cold
+//   start's critical path;
 // - reporting how each native call ended, the Node way and never with a secret in it:
 //   NODE_DEBUG=yc-iam-token prints the source, the origin of each answer (fetched, from the
 //   cache, stale while a refresh runs, the old token while IAM is down) or the failure, with its
@@ -26,7 +27,7 @@ module.exports = (function nativeCalls(front) {
   let addon
   let failure
   let bounds
-  let memo // lib/memo.js, loaded by the first native call once its request is on its way
+  let memo // lib/memo.js, loaded by the first memoizable call once its request is on its way
 
   /** The addon's exports; throws ERR_NATIVE_BINDING_NOT_FOUND (the same error every time). */
   function loaded() {
@@ -50,7 +51,11 @@ module.exports = (function nativeCalls(front) {
 
   function loadMemo() {
     if (memo === undefined) {
-      memo = require('./memo.js')
+      try {
+        memo = require('./memo.js')
+      } catch (cause) {
+        throw codedError('ERR_INTERNAL', 'yc-iam-token is damaged: its lib/memo.js could not be loaded; reinstall the package', { cause })
+      }
       memo.setMaxEntries(limits().maxCacheEntries)
     }
     return memo
@@ -70,12 +75,6 @@ module.exports = (function nativeCalls(front) {
   /** A line for NODE_DEBUG=yc-iam-token. Only names, codes and timings go in. */
   function debug(format, ...args) {
     if (debugOn()) log(format, ...args)
-  }
-
-  /** getToken's `.then` for a token from `source`: says which source was chosen, and adds it. */
-  const chosen = (source) => (token) => {
-    debug('getToken: source %s', source)
-    return { ...token, source }
   }
 
   /** Milliseconds since `started`, a process.hrtime() reading (the global `performance`'s first
@@ -232,20 +231,20 @@ module.exports = (function nativeCalls(front) {
    *  keeps its answer (`recordOf(memo)`: the call's record; undefined when it has none). */
   function firstCall(source, options, call, recordOf) {
     const pending = startNative(source, options, call)
-    let record
-    try {
-      record = recordOf(loadMemo())
-    } catch {
-      // A key whose getter throws at its second read: the native call has its copy; no memo.
-    }
+    // Whatever this caller ends up waiting on (the memo may hand it a flight that a getter of
+    // its own key started meanwhile), this call's own failure must not go unhandled.
+    pending.catch(() => {})
+    // Thrown as later calls throw it (their memo lookup comes first): a key whose getters throw
+    // at a second read is refused the same way at every call.
+    const record = recordOf(loadMemo())
     if (record === undefined) return pending.then(toIamToken)
     return memo.share(record, options.endpoint, flightKey(options), () => pending, toIamToken)
   }
 
   function tokenFromKey(key, options) {
     try {
-      // readOptions(options, KEY_OPTIONS) unrolled into locals (the same names, in the same
-      // order): the plain object is made only when the memo does not answer (on a hit it would
+      // readOptions(options, [...CALL_OPTIONS, 'endpoint', 'audience']) unrolled into locals
+      // (the same names, in the same order): the plain object is made only when the memo does not answer (on a hit it would
       // be the one allocation left).
       let timeoutMs, retries, cache, signal, endpoint, audience
       const given = options !== undefined && options !== null
@@ -333,22 +332,46 @@ module.exports = (function nativeCalls(front) {
   // ---- loading the addon ----
 
   const PACKAGE = 'yc-iam-token'
+  const SUPPORTED = 'Linux x64/arm64 (glibc, musl), macOS x64/arm64, Windows x64/arm64'
+
+  // The eight targets of package.json's napi.targets: the build in the package's folder (a
+  // clone), then the platform package. Literal requires, so that bundlers and file tracers
+  // (@vercel/nft: Next.js standalone output) see the platform packages.
+  const BUILDS = {
+    'linux-x64-gnu': [() => require('../yc-iam-token.linux-x64-gnu.node'), () => require('yc-iam-token-linux-x64-gnu')],
+    'linux-x64-musl': [() => require('../yc-iam-token.linux-x64-musl.node'), () => require('yc-iam-token-linux-x64-musl')],
+    'linux-arm64-gnu': [() => require('../yc-iam-token.linux-arm64-gnu.node'), () => require('yc-iam-token-linux-arm64-gnu')],
+    'linux-arm64-musl': [() => require('../yc-iam-token.linux-arm64-musl.node'), () => require('yc-iam-token-linux-arm64-musl')],
+    'darwin-x64': [() => require('../yc-iam-token.darwin-x64.node'), () => require('yc-iam-token-darwin-x64')],
+    'darwin-arm64': [() => require('../yc-iam-token.darwin-arm64.node'), () => require('yc-iam-token-darwin-arm64')],
+    'win32-x64-msvc': [() => require('../yc-iam-token.win32-x64-msvc.node'), () => require('yc-iam-token-win32-x64-msvc')],
+    'win32-arm64-msvc': [() => require('../yc-iam-token.win32-arm64-msvc.node'), () => require('yc-iam-token-win32-arm64-msvc')],
+  }
 
   /** The addon for this platform: NAPI_RS_NATIVE_LIBRARY_PATH when it is set (napi-rs's own
-   *  override), else the build in this folder (a clone), else the platform package. */
+   *  override; a relative path from the package's folder, as napi-rs's loader resolves it), else
+   *  the build in the package's folder, else the platform package. Throws what failed. */
   function load() {
     const override = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
-    if (override) return require(override)
+    if (override) return require(override.startsWith('.') ? require('node:path').join(__dirname, '..', override) : override)
     const target = targetName()
     if (target === undefined) throw new Error(`no build of ${PACKAGE} exists for ${process.platform}-${process.arch}`)
+    const [local, published] = BUILDS[target]
+    let localFailure
     try {
-      return require(`../${PACKAGE}.${target}.node`)
-    } catch (local) {
-      if (local?.code !== 'MODULE_NOT_FOUND') throw local
+      return local()
+    } catch (error) {
+      // Not there (an installed package), or there and broken (a clone's build for a newer
+      // glibc): either way the platform package may still serve.
+      if (error?.code !== 'MODULE_NOT_FOUND') localFailure = error
     }
-    const addon = require(`${PACKAGE}-${target}`)
-    checkVersion(`${PACKAGE}-${target}`)
-    return addon
+    try {
+      const addon = published()
+      checkVersion(`${PACKAGE}-${target}`)
+      return addon
+    } catch (error) {
+      throw localFailure === undefined ? error : new AggregateError([localFailure, error], `the build in the package's folder and ${PACKAGE}-${target} both failed to load`)
+    }
   }
 
   /** napi-rs's check, kept as it works there: on only when NAPI_RS_ENFORCE_VERSION_CHECK is set. */
@@ -360,7 +383,7 @@ module.exports = (function nativeCalls(front) {
     if (found !== expected) throw new Error(`${name} is version ${found}, ${PACKAGE} needs ${expected}: reinstall the dependencies`)
   }
 
-  /** The napi-rs name of this platform's build (package.json's napi.targets), or undefined. */
+  /** The napi-rs name of this platform's build (a key of BUILDS), or undefined where none is made. */
   function targetName() {
     const { platform, arch } = process
     if (arch !== 'x64' && arch !== 'arm64') return undefined
@@ -371,15 +394,17 @@ module.exports = (function nativeCalls(front) {
   }
 
   /** 'gnu' or 'musl': the ldd script names musl on musl systems (napi-rs's first test); where
-   *  there is no ldd (distroless), Node's report says whether it runs on glibc. */
+   *  there is no ldd (distroless images), whether musl's dynamic loader is there. Not Node's
+   *  report, napi-rs's next test: it costs ~10 ms, and a reverse lookup per open socket. */
   function libc() {
+    const fs = require('node:fs')
     try {
-      return require('node:fs').readFileSync('/usr/bin/ldd', 'latin1').includes('musl') ? 'musl' : 'gnu'
+      return fs.readFileSync('/usr/bin/ldd', 'latin1').includes('musl') ? 'musl' : 'gnu'
     } catch {
       try {
-        return process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'
+        return fs.existsSync(`/lib/ld-musl-${process.arch === 'x64' ? 'x86_64' : 'aarch64'}.so.1`) ? 'musl' : 'gnu'
       } catch {
-        return 'gnu' // Deno without --allow-sys: glibc, the common case; a wrong guess fails to load
+        return 'gnu' // Deno without --allow-read: glibc, the common case; a wrong guess fails to load
       }
     }
   }
@@ -387,9 +412,12 @@ module.exports = (function nativeCalls(front) {
   function notFound(cause) {
     const { platform, arch } = process
     const deno = typeof globalThis.Deno === 'object'
-    const target = targetName() ?? `${platform}-${arch}`
+    const target = targetName()
+    const messages = (cause?.errors ?? [cause]).map((e) => String(e?.message))
     let advice
-    if (deno && /NotCapable|PermissionDenied|Requires .* access/.test(String(cause?.message))) {
+    if (target === undefined) {
+      advice = `No build is made for this platform. Supported: ${SUPPORTED}.`
+    } else if (deno && messages.some((m) => /NotCapable|PermissionDenied|Requires .* access/.test(m))) {
       advice =
         'Deno denied a permission the native addon needs: run with --allow-ffi --allow-env --allow-read ' +
         '(--allow-read=/usr/bin/ldd is enough for telling glibc from musl).'
@@ -401,9 +429,11 @@ module.exports = (function nativeCalls(front) {
         'dependency: reinstall without --omit=optional / --no-optional (npm install yc-iam-token), and install ' +
         'on the platform you run on (a node_modules copied from macOS or Windows to Linux, or from glibc to ' +
         'Alpine/musl, lacks it). Bundlers (esbuild, webpack) must keep yc-iam-token external. Supported: ' +
-        'Linux x64/arm64 (glibc, musl), macOS x64/arm64, Windows x64/arm64.'
+        `${SUPPORTED}.`
     }
-    return codedError('ERR_NATIVE_BINDING_NOT_FOUND', `yc-iam-token has no native binary loaded for ${target}. ${advice}`, { cause })
+    return codedError('ERR_NATIVE_BINDING_NOT_FOUND', `yc-iam-token has no native binary loaded for ${target ?? `${platform}-${arch}`}. ${advice}`, {
+      cause,
+    })
   }
 
   function insideClone() {
@@ -439,7 +469,6 @@ module.exports = (function nativeCalls(front) {
     createJwt,
     toIamToken,
     debug,
-    chosen,
     testing,
   }
 })

@@ -34,13 +34,12 @@ const envVar = (name) => {
 /** Whether `text` has the shape of a Yandex OAuth token (`y0_…`, `AQAAAA…`): the core's rule. */
 const looksLikeOauth = (text) => /^(y[0-9]_|AQAA)/.test(text)
 
-/** `front`: index.js's rules (errors, tokens); `native()`: lib/native.js's calls, loaded by the
- *  first source that needs them (not by an IAM token from the environment). */
+/** `front`: index.js's rules (errors, tokens, `chosen`); `calls()`: lib/native.js's calls, loaded
+ *  by the first source that needs them (not by an IAM token from the environment). */
 // Parenthesized, as lib/native.js's factory, to be compiled once.
-module.exports = (function otherSources(front, native) {
-  const { codedError, tokenProblem, debugWanted } = front
-  const chosen = (source) => native().chosen(source)
-  const debug = (...args) => debugWanted && native().debug(...args)
+module.exports = (function otherSources(front, calls) {
+  const { codedError, tokenProblem, chosen, debugWanted } = front
+  const debug = (...args) => debugWanted && calls().debug(...args)
 
   /**
    * getToken past a context that did not apply: `plain`, its options as read once; `tried`,
@@ -51,16 +50,16 @@ module.exports = (function otherSources(front, native) {
     const call = { timeoutMs, retries, cache, signal }
     const keyOptions = { ...call, endpoint, audience }
 
-    if (key != null) return native().tokenFromKey(key, keyOptions).then(chosen('key'))
+    if (key != null) return calls().tokenFromKey(key, keyOptions).then(chosen('key'))
     const keyFile = process.env[ENV_KEY_FILE]
-    if (keyFile) return native().tokenFromKey(keyFile, keyOptions).then(chosen(ENV_KEY_FILE))
+    if (keyFile) return calls().tokenFromKey(keyFile, keyOptions).then(chosen(ENV_KEY_FILE))
     const keyJson = process.env[ENV_KEY]
-    if (keyJson) return native().tokenFromKey(keyJson, keyOptions).then(chosen(ENV_KEY))
+    if (keyJson) return calls().tokenFromKey(keyJson, keyOptions).then(chosen(ENV_KEY))
     tried.push(`key: options.key not given, ${ENV_KEY_FILE} and ${ENV_KEY} not set`)
 
     const federation = federationProblem()
     if (federation === undefined) {
-      return native().tokenFromFederation({ ...call, endpoint: federationEndpoint }).then(chosen('federation'))
+      return calls().tokenFromFederation({ ...call, endpoint: federationEndpoint }).then(chosen('federation'))
     }
     tried.push(`federation: ${federation}`)
 
@@ -70,21 +69,21 @@ module.exports = (function otherSources(front, native) {
       return Promise.resolve(fromEnvironment.token)
     }
     if (fromEnvironment?.oauth !== undefined) {
-      return native().tokenFromOauth(fromEnvironment.oauth, { ...call, endpoint }).then(chosen('YC_TOKEN'))
+      return calls().tokenFromOauth(fromEnvironment.oauth, { ...call, endpoint }).then(chosen('YC_TOKEN'))
     }
 
     const metadata = () =>
-      native().tokenFromMetadata({ ...call, endpoint: metadataEndpoint }).then(chosen('metadata'), (error) => {
+      calls().tokenFromMetadata({ ...call, endpoint: metadataEndpoint }).then(chosen('metadata'), (error) => {
         if (!NOT_HERE.includes(error.code)) throw error
         tried.push(`metadata service: ${error.message}`)
         throw noCredentials(tried, error)
       })
-    const noProfile = native().profileAbsent()
+    const noProfile = calls().profileAbsent()
     if (noProfile !== null) {
       tried.push(`yc profile: ${noProfile}`)
       return metadata()
     }
-    return native().profileAnswer({ ...call, endpoint }).then((answer) => {
+    return calls().profileAnswer({ ...call, endpoint }).then((answer) => {
       const token = profileToken(answer, tried)
       if (token === undefined) return metadata()
       debug('getToken: source %s', token.source)
@@ -144,7 +143,7 @@ module.exports = (function otherSources(front, native) {
       return undefined
     }
     const { token, source } = answer
-    if (Number.isFinite(token.expiresAtMs)) return { ...native().toIamToken(token), source }
+    if (Number.isFinite(token.expiresAtMs)) return { ...calls().toIamToken(token), source }
     return { accessToken: token.accessToken, expiresAt: null, tokenType: 'Bearer', source }
   }
 

@@ -71,7 +71,7 @@ const bunArch = process.arch === 'arm64' ? 'aarch64' : `x64${hasAvx2() ? '' : '-
 // Deno: the fewest permissions with which the package loads and every source works.
 // --allow-ffi: loading a Node-API addon is FFI. --allow-env: lib/native.js reads
 // NAPI_RS_* and getToken reads YC_*. --allow-read=/usr/bin/ldd: lib/native.js tells glibc from
-// musl by reading it; without it, it falls back to process.report, which needs --allow-sys.
+// musl by reading it; without it, it looks for musl's loader (/lib/ld-musl-*), else takes glibc.
 // The addon's own file reads (key paths) and sockets are native code, which Deno's permissions
 // do not see: no --allow-read for key files, no --allow-net.
 // RUNTIME_MATRIX_DENO_FLAGS (space-separated) tries another set.

@@ -1,7 +1,8 @@
 // Cold start of the pure-JS handler that also requires a package with nothing in it
 // (fixtures/empty-package, linked into node_modules by lib/installed.mjs): what any package's
-// `require` adds to a cold start. node cold/context-empty-package.cjs.
-// Prints its peak RSS and CPU time.
+// `require` adds to a cold start. node cold/context-empty-package.cjs. context-pure-js.cjs and
+// one line: the handlers repeat themselves rather than share a module, which would be one more
+// file each measured process loads. Prints its peak RSS and CPU time.
 require('empty-package')
 const handler = async (event, context) => {
   const { access_token: accessToken, expires_in: expiresIn, token_type: tokenType } = context.token
