@@ -156,7 +156,10 @@ function chosen(source) {
 }
 
 /** What lib/native.js and lib/sources.js take from this file (their one home). */
-const front = { codedError, asCallError, readOptions, notAnObject, notASignal, isSignal, tokenProblem, chosen, debugWanted, NO_OPTIONS, CALL_OPTIONS }
+const front = {
+  ...{ codedError, asCallError, readOptions, notAnObject, notASignal, isSignal, tokenProblem, chosen },
+  ...{ debugWanted, NO_OPTIONS, CALL_OPTIONS },
+}
 let nativeCalls, otherSources
 
 /** lib/native.js: the calls that need the addon (which it loads at the first of them). */

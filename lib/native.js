@@ -244,8 +244,8 @@ module.exports = (function nativeCalls(front) {
   function tokenFromKey(key, options) {
     try {
       // readOptions(options, [...CALL_OPTIONS, 'endpoint', 'audience']) unrolled into locals
-      // (the same names, in the same order): the plain object is made only when the memo does not answer (on a hit it would
-      // be the one allocation left).
+      // (the same names, in the same order): the plain object is made only when the memo does
+      // not answer (on a hit it would be the one allocation left).
       let timeoutMs, retries, cache, signal, endpoint, audience
       const given = options !== undefined && options !== null
       if (given) {
