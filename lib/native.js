@@ -116,7 +116,6 @@ module.exports = (function nativeCalls(front) {
 
   // ---- options and key objects ----
 
-  const METADATA_OPTIONS = [...CALL_OPTIONS, 'endpoint']
   const FEDERATION_OPTIONS = [...CALL_OPTIONS, 'endpoint', 'serviceAccountId', 'subjectToken', 'subjectTokenFile', 'audience']
   const JWT_OPTIONS = ['audience', 'lifetimeSec']
   /** The fields of a key object the core reads (crates/core/src/key.rs; the last ones only to
@@ -131,7 +130,7 @@ module.exports = (function nativeCalls(front) {
   // `undefined` (which every reader, here and native, takes as "not passed"). The loop's keyed
   // reads and per-field shape changes cost ~130 ns a call; these ~10 ns.
 
-  /** readOptions(options, METADATA_OPTIONS). */
+  /** readOptions(options, [...CALL_OPTIONS, 'endpoint']). */
   function readMetadataOptions(options) {
     if (options === undefined || options === null) return NO_OPTIONS
     if (typeof options !== 'object') throw notAnObject(options)
